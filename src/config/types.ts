@@ -1,0 +1,152 @@
+/**
+ * The validated shape of `gateway.yaml` after defaults are applied and secret references are
+ * resolved. The JSON Schema in `schema.ts` is the source of truth for what the YAML may say;
+ * these types mirror it for the code. Durations are in milliseconds or seconds as the field
+ * name says, sizes in bytes.
+ */
+
+export type RiskTier = 'low' | 'medium' | 'high';
+
+/** A secret is never written inline in YAML: it names an environment variable or a file. */
+export type SecretRef = { env: string } | { file: string };
+
+export interface ListenerConfig {
+  host: string;
+  port: number;
+}
+
+export interface ServerConfig {
+  /** Public listener; the shipped example uses 8080. */
+  public: ListenerConfig;
+  /** Admin listener for /metrics, /healthz, /readyz; the shipped example uses 9090. */
+  admin: ListenerConfig;
+  /** Max time to finish in-flight requests on SIGTERM before exiting. Default 10000. */
+  shutdownGraceMs: number;
+  /** Default request body limit for routes that do not set one. Default 1 MiB. */
+  maxBodyBytes: number;
+  /** Max request header bytes (Node's maxHeaderSize). Default 16384. */
+  maxHeaderBytes: number;
+  /**
+   * Whether X-Forwarded-For / -Proto / -Host from the client are believed and appended to
+   * (true only behind a trusted load balancer). Default false: they are replaced.
+   */
+  trustForwardedHeaders: boolean;
+  /** Client idle keep-alive timeout. Default 72000 (longer than common LB idle timeouts). */
+  keepAliveTimeoutMs: number;
+  /** Whole-request timeout for the client side (headers + body). Default 60000. */
+  requestTimeoutMs: number;
+}
+
+export interface LoggingConfig {
+  level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** One access log line per request at info. Default true. */
+  accessLog: boolean;
+}
+
+export interface JwksConfig {
+  uri: string;
+  /** How long a fetched key set is fresh; refreshed in the background after. Default 600000. */
+  cacheMaxAgeMs: number;
+  /** Minimum time between refetches triggered by an unknown `kid`. Default 30000. */
+  cooldownMs: number;
+  /** Fetch timeout. Default 5000. */
+  timeoutMs: number;
+  /** Optional CA bundle file for an https JWKS endpoint. */
+  caFile?: string;
+}
+
+export interface IssuerConfig {
+  /** Config name, used by routes (`auth.issuer`). */
+  name: string;
+  /** Exact `iss` value (RFC 7519 §4.1.1, compared as a string). */
+  issuer: string;
+  /** Accepted `aud` values unless the route names its own. At least one. */
+  audiences: string[];
+  /** JWS `alg` allowlist (RFC 8725 §3.1). HS* only with `secret`. */
+  algorithms: string[];
+  /** Exactly one key source. */
+  jwks?: JwksConfig;
+  /** Static keys: a JWKS JSON file or a PEM public key file. */
+  keysFile?: string;
+  /** Shared secret for HS* algorithms. */
+  secret?: SecretRef;
+  /** Resolved at load from `secret`; never logged. */
+  resolvedSecret?: Uint8Array;
+  /** Clock tolerance for exp/nbf/iat, seconds. Default 30. */
+  clockToleranceSec: number;
+  /** Maximum age since `iat`, seconds. Optional. */
+  maxTokenAgeSec?: number;
+  /** Required JOSE `typ` (RFC 9068 §2.1: `at+jwt`). Optional. */
+  typ?: string;
+  /** Claims that must be present. Default ['exp']: tokens without exp are rejected (RFC 8725 §3.10). */
+  requiredClaims: string[];
+  /** Claims tried in order for the client identity. Default ['client_id', 'azp', 'sub']. */
+  clientIdClaims: string[];
+}
+
+export interface UpstreamConfig {
+  name: string;
+  /** Base URL, http or https; its path is prefixed to the forwarded path. */
+  url: string;
+  connectTimeoutMs: number;
+  /** Time to the first response byte. */
+  responseTimeoutMs: number;
+  /** Max sockets per upstream in the keep-alive pool. Default 256. */
+  maxSockets: number;
+  /** Keep the client's Host header instead of the upstream's. Default false. */
+  preserveHost: boolean;
+  tls?: {
+    caFile?: string;
+    /** Server name for SNI and certificate check, if it differs from the URL host. */
+    servername?: string;
+  };
+}
+
+export interface RouteAuthConfig {
+  /** Name of an issuer in `issuers`. */
+  issuer: string;
+  /** All of these scopes are required (`scope` string or `scp` array, RFC 9068 §2.2.3). */
+  scopes: string[];
+  /** Overrides the issuer's audiences for this route. */
+  audiences?: string[];
+}
+
+export interface RouteMatchConfig {
+  /** Upper-case methods; empty means any method except CONNECT/TRACE. */
+  methods: string[];
+  /** Exact path or template with `{name}` segments, e.g. `/v1/tenants/{tenant}/orders/{id}`. */
+  path?: string;
+  /** Prefix match on whole segments: `/public` matches `/public` and `/public/x`, not `/publicity`. */
+  prefix?: string;
+  /** Optional exact host (case-insensitive, port ignored). */
+  host?: string;
+}
+
+export interface RouteConfig {
+  id: string;
+  match: RouteMatchConfig;
+  upstream: string;
+  /** `false` only for explicitly public routes. */
+  auth: RouteAuthConfig | false;
+  risk: RiskTier;
+  /** Forward the client's Authorization header upstream. Default false. */
+  forwardAuthorization: boolean;
+  maxBodyBytes: number;
+  /** Where the route was declared, for error messages. */
+  source?: { line: number };
+}
+
+export interface GatewayConfig {
+  version: 1;
+  server: ServerConfig;
+  logging: LoggingConfig;
+  issuers: Record<string, IssuerConfig>;
+  upstreams: Record<string, UpstreamConfig>;
+  routes: RouteConfig[];
+  /** Headers the gateway sets for upstreams (client ones with these names are removed first). */
+  identityHeaders: { clientId: string; scopes: string; issuer: string };
+  /** Absolute path of the file this was loaded from, if any. */
+  sourcePath?: string;
+  /** SHA-256 of the YAML text, for reload logs and audit. */
+  sourceHash: string;
+}

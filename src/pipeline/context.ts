@@ -1,0 +1,34 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { RouteConfig } from '../config/types.js';
+import type { VerifiedToken } from '../tokens/types.js';
+
+/**
+ * The typed per-request context that flows through the stages. Stages read what earlier stages
+ * wrote and add their own fields; nothing else is shared between them.
+ */
+export interface RequestContext {
+  readonly requestId: string;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly log: Logger;
+  /** process.hrtime.bigint() when the request arrived. */
+  readonly startedAt: bigint;
+  readonly method: string;
+  /** The normalised path the route was matched on and the upstream receives (RFC 3986 §6.2.2). */
+  path: string;
+  /** The raw query string without the leading `?`, forwarded unchanged ('' if none). */
+  query: string;
+  route?: RouteConfig;
+  /** Named template parameters, decoded. */
+  params: Record<string, string>;
+  token?: VerifiedToken;
+  /** The raw bearer token, kept only until authentication completes; never logged. */
+  bearer?: string;
+  /** Upstream timing and status, set by the forward stage. */
+  upstreamStatus?: number;
+  upstreamMs?: number;
+}
+
+/** A stage: built once at boot from validated config, run per request in pipeline order. */
+export type Stage = (ctx: RequestContext) => void | Promise<void>;
