@@ -11,7 +11,9 @@ export type RiskTier = 'low' | 'medium' | 'high';
 export type SecretRef = { env: string } | { file: string };
 
 export interface ListenerConfig {
+  /** Default 0.0.0.0 for the public listener, 127.0.0.1 for the admin listener. */
   host: string;
+  /** Required in YAML; 0 picks a free port (tests). */
   port: number;
 }
 
@@ -51,7 +53,7 @@ export interface JwksConfig {
   cooldownMs: number;
   /** Fetch timeout. Default 5000. */
   timeoutMs: number;
-  /** Optional CA bundle file for an https JWKS endpoint. */
+  /** Optional CA bundle file for an https JWKS endpoint. Absolute after load. */
   caFile?: string;
 }
 
@@ -66,11 +68,14 @@ export interface IssuerConfig {
   algorithms: string[];
   /** Exactly one key source. */
   jwks?: JwksConfig;
-  /** Static keys: a JWKS JSON file or a PEM public key file. */
+  /** Static keys: a JWKS JSON file or a PEM public key file. Absolute after load (relative paths are resolved against the config file's directory). */
   keysFile?: string;
-  /** Shared secret for HS* algorithms. */
+  /** Shared secret for HS* algorithms. A `file` path is absolute after load. */
   secret?: SecretRef;
-  /** Resolved at load from `secret`; never logged. */
+  /**
+   * Resolved at load from `secret`; never logged. Env: the UTF-8 bytes of the value. File: its
+   * bytes minus one trailing newline. At least 32/48/64 bytes for HS256/384/512 (RFC 7518 §3.2).
+   */
   resolvedSecret?: Uint8Array;
   /** Clock tolerance for exp/nbf/iat, seconds. Default 30. */
   clockToleranceSec: number;
@@ -88,14 +93,17 @@ export interface UpstreamConfig {
   name: string;
   /** Base URL, http or https; its path is prefixed to the forwarded path. */
   url: string;
+  /** Default 2000. */
   connectTimeoutMs: number;
-  /** Time to the first response byte. */
+  /** Time to the first response byte. Default 30000. */
   responseTimeoutMs: number;
   /** Max sockets per upstream in the keep-alive pool. Default 256. */
   maxSockets: number;
   /** Keep the client's Host header instead of the upstream's. Default false. */
   preserveHost: boolean;
+  /** Only with an https URL. */
   tls?: {
+    /** Absolute after load. */
     caFile?: string;
     /** Server name for SNI and certificate check, if it differs from the URL host. */
     servername?: string;
@@ -105,20 +113,25 @@ export interface UpstreamConfig {
 export interface RouteAuthConfig {
   /** Name of an issuer in `issuers`. */
   issuer: string;
-  /** All of these scopes are required (`scope` string or `scp` array, RFC 9068 §2.2.3). */
+  /** All of these scopes are required (`scope` string or `scp` array, RFC 9068 §2.2.3). Default []. */
   scopes: string[];
   /** Overrides the issuer's audiences for this route. */
   audiences?: string[];
 }
 
 export interface RouteMatchConfig {
-  /** Upper-case methods; empty means any method except CONNECT/TRACE. */
+  /** Upper-case methods; empty means any method except CONNECT/TRACE. Default []. */
   methods: string[];
-  /** Exact path or template with `{name}` segments, e.g. `/v1/tenants/{tenant}/orders/{id}`. */
+  /**
+   * Exact path or template with `{name}` segments, e.g. `/v1/tenants/{tenant}/orders/{id}`.
+   * Exactly one of `path` / `prefix` is set. Validated at load: no dot or empty segments, no
+   * `%`, `?`, `#`; parameter names unique. No two routes have the same path/prefix shape and
+   * host with overlapping methods.
+   */
   path?: string;
   /** Prefix match on whole segments: `/public` matches `/public` and `/public/x`, not `/publicity`. */
   prefix?: string;
-  /** Optional exact host (case-insensitive, port ignored). */
+  /** Optional exact host (case-insensitive, port ignored). Stored lower-case. */
   host?: string;
 }
 
@@ -128,9 +141,11 @@ export interface RouteConfig {
   upstream: string;
   /** `false` only for explicitly public routes. */
   auth: RouteAuthConfig | false;
+  /** Required in YAML: no default. */
   risk: RiskTier;
   /** Forward the client's Authorization header upstream. Default false. */
   forwardAuthorization: boolean;
+  /** Default `server.maxBodyBytes`. */
   maxBodyBytes: number;
   /** Where the route was declared, for error messages. */
   source?: { line: number };
@@ -143,7 +158,11 @@ export interface GatewayConfig {
   issuers: Record<string, IssuerConfig>;
   upstreams: Record<string, UpstreamConfig>;
   routes: RouteConfig[];
-  /** Headers the gateway sets for upstreams (client ones with these names are removed first). */
+  /**
+   * Headers the gateway sets for upstreams (client ones with these names are removed first).
+   * Lower-case, distinct, never a framing/credential/forwarding header. Default x-client-id,
+   * x-client-scopes, x-token-issuer.
+   */
   identityHeaders: { clientId: string; scopes: string; issuer: string };
   /** Absolute path of the file this was loaded from, if any. */
   sourcePath?: string;

@@ -28,6 +28,8 @@ export interface VerifiedToken {
  */
 export interface IssuerVerifier {
   readonly name: string;
+  /** The issuer's configured audiences, used when a route does not name its own. */
+  readonly defaultAudiences: readonly string[];
   /** Signature, alg allowlist, header checks, iss, exp/nbf/iat, typ, required claims, max age. */
   verify(token: string, audiences: readonly string[]): Promise<VerifiedToken>;
   /** True once keys are available (static keys: always; JWKS: after a first good fetch). */

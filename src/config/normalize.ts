@@ -1,0 +1,198 @@
+/**
+ * Builds the `GatewayConfig` the code uses from data that passed the schema and the semantic
+ * checks: applies defaults (`defaults.ts`), fills `name` from map keys, resolves relative file
+ * paths against the configuration's directory, attaches resolved secrets and source lines.
+ * Only ever called on valid data, so it does no checking of its own.
+ */
+import {
+  DEFAULT_ADMIN_HOST,
+  DEFAULT_PUBLIC_HOST,
+  IDENTITY_HEADER_DEFAULTS,
+  ISSUER_DEFAULTS,
+  JWKS_DEFAULTS,
+  LOGGING_DEFAULTS,
+  ROUTE_DEFAULTS,
+  SERVER_DEFAULTS,
+  UPSTREAM_DEFAULTS,
+} from './defaults.js';
+import { resolveFile } from './semantic.js';
+import type {
+  GatewayConfig,
+  IssuerConfig,
+  ListenerConfig,
+  LoggingConfig,
+  RiskTier,
+  RouteConfig,
+  SecretRef,
+  UpstreamConfig,
+} from './types.js';
+
+/** The YAML as users write it, once it conforms to `gatewaySchema`. */
+interface YamlListener { host?: string; port: number }
+interface YamlIssuer {
+  issuer: string;
+  audiences: string[];
+  algorithms: string[];
+  jwks?: { uri: string; cacheMaxAgeMs?: number; cooldownMs?: number; timeoutMs?: number; caFile?: string };
+  keysFile?: string;
+  secret?: SecretRef;
+  clockToleranceSec?: number;
+  maxTokenAgeSec?: number;
+  typ?: string;
+  requiredClaims?: string[];
+  clientIdClaims?: string[];
+}
+interface YamlUpstream {
+  url: string;
+  connectTimeoutMs?: number;
+  responseTimeoutMs?: number;
+  maxSockets?: number;
+  preserveHost?: boolean;
+  tls?: { caFile?: string; servername?: string };
+}
+interface YamlRoute {
+  id: string;
+  match: { methods?: string[]; path?: string; prefix?: string; host?: string };
+  upstream: string;
+  auth: false | { issuer: string; scopes?: string[]; audiences?: string[] };
+  risk: RiskTier;
+  forwardAuthorization?: boolean;
+  maxBodyBytes?: number;
+}
+export interface GatewayYaml {
+  version: 1;
+  server: {
+    public: YamlListener;
+    admin: YamlListener;
+    shutdownGraceMs?: number;
+    maxBodyBytes?: number;
+    maxHeaderBytes?: number;
+    trustForwardedHeaders?: boolean;
+    keepAliveTimeoutMs?: number;
+    requestTimeoutMs?: number;
+  };
+  logging?: { level?: LoggingConfig['level']; accessLog?: boolean };
+  identityHeaders?: { clientId?: string; scopes?: string; issuer?: string };
+  issuers?: Record<string, YamlIssuer>;
+  upstreams: Record<string, YamlUpstream>;
+  routes: YamlRoute[];
+}
+
+export interface NormalizeContext {
+  baseDir: string;
+  secrets: ReadonlyMap<string, Uint8Array>;
+  routeLine: (index: number) => number | undefined;
+  sourcePath: string | undefined;
+  sourceHash: string;
+}
+
+const listener = (l: YamlListener, host: string): ListenerConfig => ({ host: l.host ?? host, port: l.port });
+
+export function normalize(y: GatewayYaml, ctx: NormalizeContext): GatewayConfig {
+  const file = (p: string) => resolveFile(ctx.baseDir, p);
+  const server = {
+    public: listener(y.server.public, DEFAULT_PUBLIC_HOST),
+    admin: listener(y.server.admin, DEFAULT_ADMIN_HOST),
+    shutdownGraceMs: y.server.shutdownGraceMs ?? SERVER_DEFAULTS.shutdownGraceMs,
+    maxBodyBytes: y.server.maxBodyBytes ?? SERVER_DEFAULTS.maxBodyBytes,
+    maxHeaderBytes: y.server.maxHeaderBytes ?? SERVER_DEFAULTS.maxHeaderBytes,
+    trustForwardedHeaders: y.server.trustForwardedHeaders ?? SERVER_DEFAULTS.trustForwardedHeaders,
+    keepAliveTimeoutMs: y.server.keepAliveTimeoutMs ?? SERVER_DEFAULTS.keepAliveTimeoutMs,
+    requestTimeoutMs: y.server.requestTimeoutMs ?? SERVER_DEFAULTS.requestTimeoutMs,
+  };
+
+  const issuers: Record<string, IssuerConfig> = {};
+  for (const [name, i] of Object.entries(y.issuers ?? {})) {
+    const requiredClaims = [...(i.requiredClaims ?? ISSUER_DEFAULTS.requiredClaims)];
+    if (!requiredClaims.includes('exp')) requiredClaims.unshift('exp');
+    const out: IssuerConfig = {
+      name,
+      issuer: i.issuer,
+      audiences: [...i.audiences],
+      algorithms: [...i.algorithms],
+      clockToleranceSec: i.clockToleranceSec ?? ISSUER_DEFAULTS.clockToleranceSec,
+      requiredClaims,
+      clientIdClaims: [...(i.clientIdClaims ?? ISSUER_DEFAULTS.clientIdClaims)],
+    };
+    if (i.jwks !== undefined) {
+      out.jwks = {
+        uri: i.jwks.uri,
+        cacheMaxAgeMs: i.jwks.cacheMaxAgeMs ?? JWKS_DEFAULTS.cacheMaxAgeMs,
+        cooldownMs: i.jwks.cooldownMs ?? JWKS_DEFAULTS.cooldownMs,
+        timeoutMs: i.jwks.timeoutMs ?? JWKS_DEFAULTS.timeoutMs,
+      };
+      if (i.jwks.caFile !== undefined) out.jwks.caFile = file(i.jwks.caFile);
+    }
+    if (i.keysFile !== undefined) out.keysFile = file(i.keysFile);
+    if (i.secret !== undefined) {
+      out.secret = 'env' in i.secret ? { env: i.secret.env } : { file: file(i.secret.file) };
+      const bytes = ctx.secrets.get(name);
+      if (bytes !== undefined) out.resolvedSecret = bytes;
+    }
+    if (i.maxTokenAgeSec !== undefined) out.maxTokenAgeSec = i.maxTokenAgeSec;
+    if (i.typ !== undefined) out.typ = i.typ;
+    issuers[name] = out;
+  }
+
+  const upstreams: Record<string, UpstreamConfig> = {};
+  for (const [name, u] of Object.entries(y.upstreams)) {
+    const out: UpstreamConfig = {
+      name,
+      url: u.url,
+      connectTimeoutMs: u.connectTimeoutMs ?? UPSTREAM_DEFAULTS.connectTimeoutMs,
+      responseTimeoutMs: u.responseTimeoutMs ?? UPSTREAM_DEFAULTS.responseTimeoutMs,
+      maxSockets: u.maxSockets ?? UPSTREAM_DEFAULTS.maxSockets,
+      preserveHost: u.preserveHost ?? UPSTREAM_DEFAULTS.preserveHost,
+    };
+    if (u.tls !== undefined) {
+      out.tls = {};
+      if (u.tls.caFile !== undefined) out.tls.caFile = file(u.tls.caFile);
+      if (u.tls.servername !== undefined) out.tls.servername = u.tls.servername;
+    }
+    upstreams[name] = out;
+  }
+
+  const routes = y.routes.map((r, index): RouteConfig => {
+    const match: RouteConfig['match'] = { methods: [...(r.match.methods ?? [])] };
+    if (r.match.path !== undefined) match.path = r.match.path;
+    if (r.match.prefix !== undefined) match.prefix = r.match.prefix;
+    if (r.match.host !== undefined) match.host = r.match.host.toLowerCase();
+    const route: RouteConfig = {
+      id: r.id,
+      match,
+      upstream: r.upstream,
+      auth:
+        r.auth === false
+          ? false
+          : {
+              issuer: r.auth.issuer,
+              scopes: [...(r.auth.scopes ?? [])],
+              ...(r.auth.audiences === undefined ? {} : { audiences: [...r.auth.audiences] }),
+            },
+      risk: r.risk,
+      forwardAuthorization: r.forwardAuthorization ?? ROUTE_DEFAULTS.forwardAuthorization,
+      maxBodyBytes: r.maxBodyBytes ?? server.maxBodyBytes,
+    };
+    const line = ctx.routeLine(index);
+    if (line !== undefined) route.source = { line };
+    return route;
+  });
+
+  const ih = y.identityHeaders ?? {};
+  const config: GatewayConfig = {
+    version: 1,
+    server,
+    logging: { level: y.logging?.level ?? LOGGING_DEFAULTS.level, accessLog: y.logging?.accessLog ?? LOGGING_DEFAULTS.accessLog },
+    issuers,
+    upstreams,
+    routes,
+    identityHeaders: {
+      clientId: (ih.clientId ?? IDENTITY_HEADER_DEFAULTS.clientId).toLowerCase(),
+      scopes: (ih.scopes ?? IDENTITY_HEADER_DEFAULTS.scopes).toLowerCase(),
+      issuer: (ih.issuer ?? IDENTITY_HEADER_DEFAULTS.issuer).toLowerCase(),
+    },
+    sourceHash: ctx.sourceHash,
+  };
+  if (ctx.sourcePath !== undefined) config.sourcePath = ctx.sourcePath;
+  return config;
+}

@@ -1,0 +1,317 @@
+/**
+ * JSON Schema (draft-07, the draft editors support best) for `gateway.yaml` as users write it.
+ * It is the source of truth for what the YAML may say: every object is closed
+ * (`additionalProperties: false`), every property has a title and description for editor
+ * completion, and `default`s come from `defaults.ts`, which the loader also applies.
+ *
+ * `errorMessage` is the annotation VS Code and yaml-language-server show instead of the generic
+ * message for a failing keyword of that (sub)schema; the loader uses it the same way. Constraints
+ * JSON Schema cannot express (references between sections, duplicate routes, files, secrets) are
+ * checked by `semantic.ts`.
+ */
+import {
+  DEFAULT_ADMIN_HOST,
+  DEFAULT_PUBLIC_HOST,
+  HEADER_NAME_PATTERN,
+  HTTP_METHODS,
+  IDENTITY_HEADER_DEFAULTS,
+  ISSUER_DEFAULTS,
+  JWKS_DEFAULTS,
+  JWS_ALGORITHMS,
+  LOGGING_DEFAULTS,
+  LOG_LEVELS,
+  MAX_TIMER_MS,
+  NAME_PATTERN,
+  RISK_TIERS,
+  ROUTE_DEFAULTS,
+  SERVER_DEFAULTS,
+  UPSTREAM_DEFAULTS,
+} from './defaults.js';
+import { PATH_PREFIX_PATTERN, PATH_TEMPLATE_PATTERN } from './path-template.js';
+
+export type JsonSchema = { readonly [key: string]: unknown };
+
+/** Hostname (RFC 1123 labels) or a bracketed IPv6 literal; no port. */
+export const HOSTNAME_PATTERN =
+  '^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^\\[[0-9A-Fa-f:.]+\\]$';
+/** Address to listen on: a hostname, an IPv4 address or an (unbracketed) IPv6 address such as `::`. */
+export const LISTEN_HOST_PATTERN =
+  '^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*$';
+/** Absolute http(s) URL without query or fragment; credentials are rejected at load. */
+export const HTTP_URL_PATTERN = '^https?://[^\\s?#]+$';
+const ENV_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
+const NAME_MESSAGE =
+  'must be a name of up to 64 letters, digits, "_", ".", ":" or "-", starting with a letter or digit';
+const HOST_MESSAGE = 'must be a hostname or a bracketed IPv6 address, without port';
+/** RFC 6749 §3.3 scope-token. */
+const SCOPE_PATTERN = '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$';
+
+const text = (title: string, description: string) => ({ title, description });
+
+function integer(title: string, description: string, min: number, max: number, def?: number): JsonSchema {
+  return { ...text(title, description), type: 'integer', minimum: min, maximum: max, ...(def === undefined ? {} : { default: def }) };
+}
+const ms = (title: string, description: string, def?: number, min = 1) =>
+  integer(title, description, min, MAX_TIMER_MS, def);
+const bytes = (title: string, description: string, def: number | undefined, min = 0) =>
+  integer(title, description, min, Number.MAX_SAFE_INTEGER, def);
+
+function bool(title: string, description: string, def: boolean): JsonSchema {
+  return { ...text(title, description), type: 'boolean', default: def };
+}
+
+function str(title: string, description: string, extra: Record<string, unknown> = {}): JsonSchema {
+  return { ...text(title, description), type: 'string', minLength: 1, ...extra };
+}
+
+function strings(title: string, description: string, item: JsonSchema, extra: Record<string, unknown> = {}): JsonSchema {
+  return { ...text(title, description), type: 'array', items: item, uniqueItems: true, ...extra };
+}
+
+function object(
+  title: string,
+  description: string,
+  properties: Record<string, JsonSchema>,
+  required: string[] = [],
+  extra: Record<string, unknown> = {},
+): JsonSchema {
+  return {
+    ...text(title, description),
+    type: 'object',
+    additionalProperties: false,
+    ...(required.length > 0 ? { required } : {}),
+    properties,
+    ...extra,
+  };
+}
+
+/** `errorMessage` lives in its own `allOf` entry so it names only this constraint. */
+function exactlyOne(keys: string[], errorMessage: string): JsonSchema {
+  return { allOf: [{ oneOf: keys.map((k) => ({ required: [k] })), errorMessage }] };
+}
+
+const filePath = (title: string, description: string) =>
+  str(title, `${description} A relative path is resolved against the directory of the configuration file.`);
+
+function listener(which: 'public' | 'admin', host: string, description: string): JsonSchema {
+  return object(
+    which === 'public' ? 'Public listener' : 'Admin listener',
+    description,
+    {
+      host: str('Listen address', `Interface address or hostname to bind. Default ${host}.`, {
+        pattern: LISTEN_HOST_PATTERN,
+        errorMessage: 'must be a hostname or an IP address',
+        default: host,
+      }),
+      port: integer('Listen port', 'TCP port, 0-65535 (0 picks a free port, for tests).', 0, 65535),
+    },
+    ['port'],
+  );
+}
+
+const server = object(
+  'Server',
+  'Listeners, limits and timeouts of the gateway process.',
+  {
+    public: listener('public', DEFAULT_PUBLIC_HOST, 'Listener for proxied client traffic, e.g. { host: 0.0.0.0, port: 8080 }.'),
+    admin: listener('admin', DEFAULT_ADMIN_HOST, 'Listener for /metrics, /healthz and /readyz, e.g. { host: 127.0.0.1, port: 9090 }. Keep it off the public network.'),
+    shutdownGraceMs: ms('Shutdown grace (ms)', 'Maximum time to finish in-flight requests after SIGTERM before exiting.', SERVER_DEFAULTS.shutdownGraceMs, 0),
+    maxBodyBytes: bytes('Default body limit (bytes)', 'Request body limit for routes that do not set maxBodyBytes. Default 1 MiB.', SERVER_DEFAULTS.maxBodyBytes),
+    maxHeaderBytes: integer('Header limit (bytes)', "Maximum total size of request headers (Node's maxHeaderSize).", 1024, 1_048_576, SERVER_DEFAULTS.maxHeaderBytes),
+    trustForwardedHeaders: bool('Trust X-Forwarded-* headers', 'Believe and append to X-Forwarded-For/-Proto/-Host sent by the client. Only true behind a trusted load balancer; when false they are replaced.', SERVER_DEFAULTS.trustForwardedHeaders),
+    keepAliveTimeoutMs: ms('Keep-alive timeout (ms)', 'How long an idle client connection is kept open. Longer than common load-balancer idle timeouts by default.', SERVER_DEFAULTS.keepAliveTimeoutMs),
+    requestTimeoutMs: ms('Request timeout (ms)', 'Time allowed to receive a whole client request (headers and body).', SERVER_DEFAULTS.requestTimeoutMs),
+  },
+  ['public', 'admin'],
+);
+
+const logging = object(
+  'Logging',
+  'Log level and access log.',
+  {
+    level: { ...text('Log level', 'Minimum level written.'), type: 'string', enum: [...LOG_LEVELS], default: LOGGING_DEFAULTS.level },
+    accessLog: bool('Access log', 'Write one access log line per request at info level.', LOGGING_DEFAULTS.accessLog),
+  },
+  [],
+  { default: { ...LOGGING_DEFAULTS } },
+);
+
+const headerName = (title: string, def: string) =>
+  str(title, `Header name (case-insensitive; stored lower-case). Default ${def}.`, {
+    pattern: HEADER_NAME_PATTERN,
+    errorMessage: 'must be an HTTP header name',
+    default: def,
+  });
+
+const identityHeaders = object(
+  'Identity headers',
+  'Headers the gateway sets on upstream requests for authenticated routes. Client-sent headers with these names are always removed first.',
+  {
+    clientId: headerName('Client id header', IDENTITY_HEADER_DEFAULTS.clientId),
+    scopes: headerName('Scopes header', IDENTITY_HEADER_DEFAULTS.scopes),
+    issuer: headerName('Issuer header', IDENTITY_HEADER_DEFAULTS.issuer),
+  },
+  [],
+  { default: { ...IDENTITY_HEADER_DEFAULTS } },
+);
+
+const algorithm = {
+  ...text('JWS algorithm', 'One accepted `alg` value.'),
+  type: 'string',
+  enum: [...JWS_ALGORITHMS],
+  errorMessage: `must be one of ${JWS_ALGORITHMS.join(', ')} ("none" is never accepted)`,
+};
+
+const claimNames = (title: string, description: string, def: readonly string[], minItems: number) =>
+  strings(title, description, str('Claim name', 'A JWT claim name.'), { default: [...def], minItems });
+
+const issuer = object(
+  'Issuer',
+  'A token issuer. The map key is the name routes use in auth.issuer. Set exactly one key source: jwks, keysFile or secret.',
+  {
+    issuer: str('Issuer (iss)', 'Exact `iss` claim value, compared as a string (RFC 7519 §4.1.1).'),
+    audiences: strings('Audiences', 'Accepted `aud` values, unless a route names its own. At least one.', str('Audience', 'An accepted `aud` value.'), { minItems: 1 }),
+    algorithms: strings('Algorithms', 'JWS `alg` allowlist (RFC 8725 §3.1). HS256/384/512 only together with `secret`.', algorithm, { minItems: 1 }),
+    jwks: object(
+      'JWKS endpoint',
+      'Fetch verification keys from a JWKS URI.',
+      {
+        uri: str('JWKS URI', 'Absolute http(s) URL of the JSON Web Key Set.', {
+          pattern: HTTP_URL_PATTERN,
+          format: 'uri',
+          errorMessage: 'must be an absolute http:// or https:// URL without query or fragment',
+        }),
+        cacheMaxAgeMs: ms('Cache max age (ms)', 'How long a fetched key set is fresh; it is refreshed in the background after.', JWKS_DEFAULTS.cacheMaxAgeMs),
+        cooldownMs: ms('Refetch cooldown (ms)', 'Minimum time between refetches triggered by an unknown `kid`.', JWKS_DEFAULTS.cooldownMs, 0),
+        timeoutMs: ms('Fetch timeout (ms)', 'Timeout for one JWKS fetch.', JWKS_DEFAULTS.timeoutMs),
+        caFile: filePath('CA file', 'PEM CA bundle used to verify an https JWKS endpoint.'),
+      },
+      ['uri'],
+    ),
+    keysFile: filePath('Keys file', 'Static verification keys: a JWKS JSON file or a PEM public key.'),
+    secret: {
+      ...object(
+        'Shared secret',
+        'HMAC secret for HS* algorithms, by reference: { env: NAME } or { file: PATH }. Secrets are never written inline. A file may end with one newline, which is not part of the secret.',
+        {
+          env: str('Environment variable', 'Name of an environment variable holding the secret; it must be set and non-empty.', { pattern: ENV_NAME_PATTERN, errorMessage: 'must be an environment variable name' }),
+          file: filePath('Secret file', 'File whose bytes are the secret.'),
+        },
+      ),
+      minProperties: 1,
+      maxProperties: 1,
+      errorMessage: 'must be { env: NAME } or { file: PATH }; secrets are never written inline',
+    },
+    clockToleranceSec: integer('Clock tolerance (s)', 'Allowed clock skew for exp, nbf and iat.', 0, 600, ISSUER_DEFAULTS.clockToleranceSec),
+    maxTokenAgeSec: integer('Maximum token age (s)', 'Reject tokens whose `iat` is older than this. Optional.', 1, MAX_TIMER_MS),
+    typ: str('Required typ', 'Required JOSE `typ` header, e.g. at+jwt (RFC 9068 §2.1). Optional.'),
+    requiredClaims: claimNames('Required claims', 'Claims that must be present. `exp` is always required, even if not listed (RFC 8725 §3.10).', ISSUER_DEFAULTS.requiredClaims, 0),
+    clientIdClaims: claimNames('Client id claims', 'Claims tried in order for the client identity.', ISSUER_DEFAULTS.clientIdClaims, 1),
+  },
+  ['issuer', 'audiences', 'algorithms'],
+  exactlyOne(['jwks', 'keysFile', 'secret'], 'must set exactly one key source: jwks, keysFile or secret'),
+);
+
+const upstream = object(
+  'Upstream',
+  'A backend service. The map key is the name routes use in `upstream`.',
+  {
+    url: str('Base URL', 'Absolute http(s) URL without credentials, query or fragment; its path is prefixed to the forwarded path.', {
+      pattern: HTTP_URL_PATTERN,
+      format: 'uri',
+      errorMessage: 'must be an absolute http:// or https:// URL without query or fragment',
+    }),
+    connectTimeoutMs: ms('Connect timeout (ms)', 'Time allowed to open a connection to the upstream.', UPSTREAM_DEFAULTS.connectTimeoutMs),
+    responseTimeoutMs: ms('Response timeout (ms)', 'Time allowed until the first response byte.', UPSTREAM_DEFAULTS.responseTimeoutMs),
+    maxSockets: integer('Max sockets', 'Maximum sockets in the keep-alive pool for this upstream.', 1, 65_536, UPSTREAM_DEFAULTS.maxSockets),
+    preserveHost: bool('Preserve Host', "Send the client's Host header instead of the upstream's.", UPSTREAM_DEFAULTS.preserveHost),
+    tls: object('TLS', 'TLS options for an https upstream.', {
+      caFile: filePath('CA file', 'PEM CA bundle used to verify the upstream certificate.'),
+      servername: str('Server name', 'Name for SNI and the certificate check, if it differs from the URL host.', { pattern: HOSTNAME_PATTERN, errorMessage: HOST_MESSAGE }),
+    }),
+  },
+  ['url'],
+);
+
+const method = {
+  ...text('HTTP method', 'An upper-case method.'),
+  type: 'string',
+  enum: [...HTTP_METHODS],
+  errorMessage: `must be one of ${HTTP_METHODS.join(', ')} (upper-case; CONNECT and TRACE are never allowed)`,
+};
+
+const match = object(
+  'Match',
+  'Which requests the route handles. Set exactly one of path or prefix.',
+  {
+    methods: strings('Methods', `Upper-case methods. Empty or omitted means any of ${HTTP_METHODS.join(', ')}.`, method, { default: [] }),
+    path: str('Path template', 'Exact path, or a template with whole-segment parameters, e.g. /v1/tenants/{tenant}/orders/{id} (quote it inside a { } mapping). No "." or ".." segments, no "//", and no "%", "?" or "#".', {
+      pattern: PATH_TEMPLATE_PATTERN,
+      errorMessage: 'must start with "/" and use only unreserved characters, sub-delimiters, ":", "@" and {name} parameters (no "%", "?", "#" or spaces)',
+    }),
+    prefix: str('Path prefix', 'Prefix on whole segments: /public matches /public and /public/x, not /publicity. No parameters.', {
+      pattern: PATH_PREFIX_PATTERN,
+      errorMessage: 'must start with "/" and use only unreserved characters, sub-delimiters, ":" and "@" (no "{}", "%", "?", "#" or spaces)',
+    }),
+    host: str('Host', 'Exact host, case-insensitive, without port; the request port is ignored. Omitted: any host.', { pattern: HOSTNAME_PATTERN, errorMessage: HOST_MESSAGE }),
+  },
+  [],
+  exactlyOne(['path', 'prefix'], 'must set exactly one of path or prefix'),
+);
+
+const routeAuth = {
+  ...text('Authentication', 'Token requirements: { issuer, scopes, audiences }, or false for an explicitly public route. Required, so nothing is public by omission.'),
+  type: ['object', 'boolean'],
+  errorMessage: 'must be an object { issuer, scopes } or false (public route)',
+  if: { type: 'boolean' },
+  then: { const: false, errorMessage: 'must be false (public route) or an object { issuer, scopes }; true is not allowed' },
+  else: {
+    additionalProperties: false,
+    required: ['issuer'],
+    properties: {
+      issuer: str('Issuer', 'Name of an issuer in `issuers`.', { pattern: NAME_PATTERN, errorMessage: NAME_MESSAGE }),
+      scopes: strings('Scopes', 'All of these scopes are required (`scope` string or `scp` array, RFC 9068 §2.2.3).', str('Scope', 'A scope token.', { pattern: SCOPE_PATTERN, errorMessage: 'must be a scope token (no spaces, quotes or backslashes)' }), { default: [] }),
+      audiences: strings('Audiences', "Accepted `aud` values for this route, instead of the issuer's.", str('Audience', 'An accepted `aud` value.'), { minItems: 1 }),
+    },
+  },
+};
+
+const route = object(
+  'Route',
+  'Maps matching requests to an upstream with an authentication requirement.',
+  {
+    id: str('Route id', 'Unique id, used in logs, metrics and audit.', { pattern: NAME_PATTERN, errorMessage: NAME_MESSAGE }),
+    match,
+    upstream: str('Upstream', 'Name of an upstream in `upstreams`.', { pattern: NAME_PATTERN, errorMessage: NAME_MESSAGE }),
+    auth: routeAuth,
+    risk: { ...text('Risk tier', 'Security risk of the route: low, medium or high. Required; there is no default.'), type: 'string', enum: [...RISK_TIERS] },
+    forwardAuthorization: bool('Forward Authorization', "Forward the client's Authorization header to the upstream.", ROUTE_DEFAULTS.forwardAuthorization),
+    maxBodyBytes: bytes('Body limit (bytes)', 'Request body limit for this route. Default: server.maxBodyBytes.', undefined),
+  },
+  ['id', 'match', 'upstream', 'auth', 'risk'],
+);
+
+const namedMap = (title: string, description: string, value: JsonSchema, extra: Record<string, unknown> = {}): JsonSchema => ({
+  ...text(title, description),
+  type: 'object',
+  propertyNames: { pattern: NAME_PATTERN, errorMessage: NAME_MESSAGE },
+  additionalProperties: value,
+  ...extra,
+});
+
+export const gatewaySchema: JsonSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  ...text('Tollgate gateway configuration', 'gateway.yaml: listeners, token issuers, upstream services and routes.'),
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'server', 'upstreams', 'routes'],
+  properties: {
+    version: { ...text('Format version', 'Configuration format version. Always 1.'), const: 1 },
+    server,
+    logging,
+    identityHeaders,
+    issuers: namedMap('Issuers', 'Token issuers by name.', issuer, { default: {} }),
+    upstreams: namedMap('Upstreams', 'Backend services by name.', upstream, { minProperties: 1 }),
+    routes: { ...text('Routes', 'Routes, each with a unique id.'), type: 'array', minItems: 1, items: route },
+  },
+};

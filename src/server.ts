@@ -1,0 +1,232 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RawServerDefault } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from './config/types.js';
+import { GatewayError } from './errors.js';
+import type { GatewayMetrics } from './observability/metrics.js';
+import type { RequestContext } from './pipeline/context.js';
+import { sendProblem, toGatewayError } from './pipeline/respond.js';
+import { buildRuntime, type Runtime } from './pipeline/runtime.js';
+
+/**
+ * The gateway process: a public fastify instance that runs the pipeline, an admin instance
+ * for metrics and health, atomic configuration swaps and graceful shutdown.
+ */
+
+export interface GatewayDeps {
+  logger: Logger;
+  metrics: GatewayMetrics;
+  /** Loads and validates the configuration again for a reload; throws on a bad one. */
+  loadConfig?: () => GatewayConfig;
+  now?: () => number;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  errors?: string;
+  hash?: string;
+}
+
+export interface Gateway {
+  /** Listens on both ports; resolves with the bound addresses (port 0 in config = any free port). */
+  listen(): Promise<{ publicUrl: string; adminUrl: string }>;
+  reload(): Promise<ReloadResult>;
+  /** Stops accepting, lets in-flight requests finish within `server.shutdownGraceMs`, closes. */
+  shutdown(): Promise<void>;
+  readonly runtime: Runtime;
+  readonly publicApp: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>;
+  readonly adminApp: FastifyInstance;
+}
+
+// A client-supplied request id is kept only if it is short and boring (no log injection).
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+function statusClass(status: number): string {
+  return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'other';
+}
+
+export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
+  const { logger, metrics } = deps;
+  let current = buildRuntime(initial, deps);
+  await current.start();
+  metrics.configInfo.set({ hash: initial.sourceHash.slice(0, 12) }, 1);
+  let draining = false;
+
+  const server = initial.server;
+  const publicApp = Fastify({
+    loggerInstance: logger,
+    disableRequestLogging: true,
+    genReqId: requestIdOf,
+    requestIdHeader: false,
+    return503OnClosing: false,
+    keepAliveTimeout: server.keepAliveTimeoutMs,
+    requestTimeout: server.requestTimeoutMs,
+    http: { maxHeaderSize: server.maxHeaderBytes },
+    // find-my-way can refuse a URL before our handler sees it; keep the answer a problem body.
+    frameworkErrors: (error, request, reply) => {
+      reply.hijack();
+      const code = error.code === 'FST_ERR_BAD_URL' ? 'invalid_path' : 'bad_request';
+      sendProblem(reply.raw, new GatewayError(code, { reason: 'framework' }), String(request.id));
+    },
+  });
+
+  // Bodies are streamed to the upstream untouched: no parser may consume them.
+  publicApp.removeAllContentTypeParsers();
+  publicApp.addContentTypeParser('*', (_req, _payload, done) => done(null));
+
+  const handle = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    reply.hijack();
+    const rt = current;
+    rt.inFlight++;
+    metrics.inFlight.inc();
+    const ctx: RequestContext = {
+      requestId: String(request.id),
+      req: request.raw,
+      res: reply.raw,
+      log: request.log as Logger,
+      startedAt: process.hrtime.bigint(),
+      method: request.raw.method ?? 'GET',
+      path: '',
+      query: '',
+      params: {},
+    };
+    let reason: string | undefined;
+    try {
+      if (draining) throw new GatewayError('shutting_down', { reason: 'draining' });
+      for (const stage of rt.stages) {
+        const r = stage(ctx);
+        if (r !== undefined) await r;
+      }
+    } catch (err) {
+      const gwErr = toGatewayError(err);
+      reason = gwErr.reason ?? gwErr.code;
+      if (gwErr.code === 'internal_error') ctx.log.error({ err }, 'request failed');
+      sendProblem(ctx.res, gwErr, ctx.requestId, draining);
+    } finally {
+      rt.inFlight--;
+      metrics.inFlight.dec();
+      finish(ctx, reason);
+      if (rt !== current && rt.inFlight === 0) rt.close();
+    }
+  };
+
+  const finish = (ctx: RequestContext, reason: string | undefined): void => {
+    const status = ctx.res.headersSent ? ctx.res.statusCode : 499;
+    const seconds = Number(process.hrtime.bigint() - ctx.startedAt) / 1e9;
+    const routeId = ctx.route?.id ?? 'none';
+    metrics.requests.inc({ route: routeId, method: ctx.method, status_class: statusClass(status) });
+    metrics.requestDuration.observe({ route: routeId }, seconds);
+    if (ctx.upstreamMs !== undefined && ctx.route !== undefined) {
+      metrics.upstreamDuration.observe({ route: routeId, upstream: ctx.route.upstream }, ctx.upstreamMs / 1000);
+    }
+    if (current.config.logging.accessLog) {
+      // The path is logged without its query string: query values may carry secrets.
+      ctx.log.info(
+        {
+          route: routeId,
+          method: ctx.method,
+          path: ctx.path !== '' ? ctx.path : undefined,
+          status,
+          ms: Math.round(seconds * 1e6) / 1e3,
+          upstream_ms: ctx.upstreamMs,
+          client_id: ctx.token?.clientId,
+          reason,
+        },
+        'request',
+      );
+    }
+  };
+
+  publicApp.route({ method: publicApp.supportedMethods, url: '*', handler: handle });
+  publicApp.setNotFoundHandler(handle);
+
+  // CONNECT never reaches fastify (Node emits 'connect'); answer it instead of dropping the socket.
+  publicApp.server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    const err = new GatewayError('method_not_allowed', { reason: 'connect' });
+    const body = JSON.stringify({ type: `urn:tollgate:error:${err.code}`, title: err.message, status: err.status, code: err.code, request_id: requestIdOf(req) });
+    socket.end(
+      `HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
+
+  const adminApp = Fastify({ logger: false });
+  adminApp.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  adminApp.get('/healthz', async () => ({ status: 'ok' }));
+  adminApp.get('/readyz', async (_req, reply) => {
+    const ready = !draining && current.ready();
+    reply.code(ready ? 200 : 503);
+    return { status: ready ? 'ready' : 'not_ready', config: current.config.sourceHash.slice(0, 12), draining };
+  });
+
+  const gateway: Gateway = {
+    get runtime() {
+      return current;
+    },
+    publicApp,
+    adminApp,
+    async listen() {
+      const publicUrl = await publicApp.listen({ host: server.public.host, port: server.public.port });
+      const adminUrl = await adminApp.listen({ host: server.admin.host, port: server.admin.port });
+      return { publicUrl, adminUrl };
+    },
+    async reload() {
+      if (deps.loadConfig === undefined) return { ok: false, errors: 'no configuration source to reload from' };
+      let next: GatewayConfig;
+      try {
+        next = deps.loadConfig();
+        assertSameListeners(current.config, next);
+      } catch (err) {
+        metrics.configReloads.inc({ result: 'rejected' });
+        const errors = err instanceof Error ? err.message : String(err);
+        logger.error({ event: 'config_reload', result: 'rejected', errors }, 'configuration reload rejected; keeping the active configuration');
+        return { ok: false, errors };
+      }
+      const rt = buildRuntime(next, deps);
+      await rt.start();
+      const old = current;
+      current = rt;
+      logger.level = next.logging.level;
+      if (old.inFlight === 0) old.close();
+      metrics.configReloads.inc({ result: 'accepted' });
+      metrics.configInfo.reset();
+      metrics.configInfo.set({ hash: next.sourceHash.slice(0, 12) }, 1);
+      logger.info({ event: 'config_reload', result: 'accepted', hash: next.sourceHash }, 'configuration reloaded');
+      return { ok: true, hash: next.sourceHash };
+    },
+    async shutdown() {
+      if (draining) return;
+      draining = true;
+      logger.info({ event: 'shutdown', graceMs: current.config.server.shutdownGraceMs }, 'draining');
+      const deadline = setTimeout(() => {
+        logger.warn({ event: 'shutdown', inFlight: current.inFlight }, 'grace period over; closing remaining connections');
+        publicApp.server.closeAllConnections();
+      }, current.config.server.shutdownGraceMs);
+      deadline.unref();
+      await publicApp.close();
+      clearTimeout(deadline);
+      await adminApp.close();
+      current.close();
+      logger.info({ event: 'shutdown' }, 'stopped');
+    },
+  };
+  return gateway;
+}
+
+/** Listener addresses are bound once; changing them needs a restart, so such a reload is refused. */
+function assertSameListeners(a: GatewayConfig, b: GatewayConfig): void {
+  const same = (x: { host: string; port: number }, y: { host: string; port: number }) => x.host === y.host && x.port === y.port;
+  if (!same(a.server.public, b.server.public) || !same(a.server.admin, b.server.admin)) {
+    throw new Error('server.public / server.admin changed: listener addresses need a restart');
+  }
+}

@@ -1,0 +1,78 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { loadConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { createMetrics, type GatewayMetrics } from '../../src/observability/metrics.js';
+import { createGateway, type Gateway } from '../../src/server.js';
+import { logFilePath } from './run-artifacts.js';
+
+export interface TestGateway {
+  gateway: Gateway;
+  url: string;
+  port: number;
+  adminUrl: string;
+  metrics: GatewayMetrics;
+  /** Parsed log lines written so far. */
+  logs(): Array<Record<string, unknown>>;
+  /** Raw log text written so far. */
+  logText(): string;
+  close(): Promise<void>;
+}
+
+let counter = 0;
+
+/** Starts a real gateway on loopback ports from YAML text; its logs go to the run's log folder. */
+export async function startGateway(
+  yaml: string | (() => string),
+  opts: { env?: NodeJS.ProcessEnv; baseDir?: string; now?: () => number } = {},
+): Promise<TestGateway> {
+  const text = () => (typeof yaml === 'function' ? yaml() : yaml);
+  const load = () => loadConfig(text(), { env: opts.env ?? process.env, baseDir: opts.baseDir ?? process.cwd() });
+  const config = load();
+  const lines: string[] = [];
+  const file: WriteStream = createWriteStream(logFilePath(`gw${++counter}`));
+  const destination = {
+    write(s: string) {
+      lines.push(s);
+      file.write(s);
+    },
+  };
+  const logger = createLogger({ level: 'info', destination });
+  const metrics = createMetrics({ defaultMetrics: false });
+  const gateway = await createGateway(config, {
+    logger,
+    metrics,
+    loadConfig: load,
+    ...(opts.now !== undefined ? { now: opts.now } : {}),
+  });
+  const { publicUrl, adminUrl } = await gateway.listen();
+  return {
+    gateway,
+    url: publicUrl,
+    port: Number(new URL(publicUrl).port),
+    adminUrl,
+    metrics,
+    logs: () => lines.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
+    logText: () => lines.join(''),
+    async close() {
+      await gateway.shutdown();
+      await new Promise<void>((resolve) => file.end(resolve));
+    },
+  };
+}
+
+/** A minimal valid config around the given issuers/upstreams/routes YAML blocks. */
+export function yamlConfig(parts: { issuers?: string; upstreams: string; routes: string; server?: string }): string {
+  return [
+    'version: 1',
+    'server:',
+    '  public: { host: 127.0.0.1, port: 0 }',
+    '  admin: { host: 127.0.0.1, port: 0 }',
+    '  shutdownGraceMs: 2000',
+    ...(parts.server !== undefined ? [parts.server] : []),
+    'logging: { level: info, accessLog: true }',
+    parts.issuers !== undefined ? `issuers:\n${parts.issuers}` : 'issuers: {}',
+    `upstreams:\n${parts.upstreams}`,
+    `routes:\n${parts.routes}`,
+    '',
+  ].join('\n');
+}
