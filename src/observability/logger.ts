@@ -26,6 +26,9 @@ export const REDACT_PATHS = [
   '*.client_secret',
   '*.secret',
   '*.password',
+  'resolvedSecret',
+  '*.resolvedSecret',
+  '*.*.resolvedSecret',
 ];
 
 export function createLogger(

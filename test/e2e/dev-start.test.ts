@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { registerSecret } from '../helpers/run-artifacts.js';
+import { runCli, spawnGateway, waitFor } from '../helpers/process.js';
+
+/**
+ * What `npm start` runs (`tollgate start --dev` on config/gateway.yaml) and what the README's
+ * curl lines show: a dev token passes, no token and a read-only token are rejected.
+ * Uses the example's fixed ports 8080, 9090, 3001 and 3002.
+ */
+describe('npm start (dev mode on the shipped example)', () => {
+  it('serves the demo upstream behind token checks', async () => {
+    const gw = await spawnGateway(['start', '--dev']);
+    try {
+      await waitFor(async () => (await fetch('http://127.0.0.1:9090/readyz')).status === 200);
+      const tok = await runCli(['token']);
+      expect(tok.code).toBe(0);
+      const token = registerSecret(tok.stdout.trim());
+      expect(token.split('.')).toHaveLength(3);
+
+      const ok = await fetch('http://127.0.0.1:8080/v1/tenants/acme/orders/42', { headers: { authorization: `Bearer ${token}` } });
+      expect(ok.status).toBe(200);
+      const body = (await ok.json()) as { service: string; url: string; headers: Record<string, string> };
+      expect(body).toMatchObject({ service: 'demo-upstream', url: '/v1/tenants/acme/orders/42' });
+      expect(body.headers['x-client-id']).toBe('demo-client');
+
+      const none = await fetch('http://127.0.0.1:8080/v1/tenants/acme/orders/42');
+      expect(none.status).toBe(401);
+      expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
+
+      const reader = await runCli(['token', '--client', 'reader-client', '--secret', 'reader-secret', '--scope', 'orders:read']);
+      const readOnly = registerSecret(reader.stdout.trim());
+      const post = await fetch('http://127.0.0.1:8080/v1/tenants/acme/orders', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${readOnly}`, 'content-type': 'application/json' },
+        body: '{"amount":1}',
+      });
+      expect(post.status).toBe(403);
+
+      const metrics = await (await fetch('http://127.0.0.1:9090/metrics')).text();
+      expect(metrics).toContain('tollgate_requests_total{route="orders-read",method="GET",status_class="2xx"} 1');
+      expect(gw.output()).not.toContain(token);
+    } finally {
+      gw.child.kill('SIGTERM');
+      expect(await gw.exited).toBe(0);
+    }
+  });
+});
