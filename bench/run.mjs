@@ -110,7 +110,7 @@ upstreams:
   app: { url: ${upstreamUrl} }
 routes:
   - id: jwt-route
-    match: { methods: [GET], path: /v1/items/{id} }
+    match: { methods: [GET], path: "/v1/items/{id}" }
     upstream: app
     auth: { issuer: bench, scopes: [bench:read] }
     risk: low

@@ -5,7 +5,7 @@ import { checkConfigFile } from './config/check.js';
 import { loadConfigFile } from './config/load.js';
 import { startDevAuthServer } from './dev/auth-server.js';
 import { startDemoUpstream } from './dev/demo-upstream.js';
-import { createLogger } from './observability/logger.js';
+import { createBufferedStdout, createLogger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { createGateway } from './server.js';
 
@@ -38,7 +38,8 @@ async function start(argv: string[]): Promise<number> {
     await Promise.all(closers.map((c) => c()));
     return 2;
   }
-  const logger = createLogger({ level: config.logging.level });
+  const stdout = createBufferedStdout();
+  const logger = createLogger({ level: config.logging.level, destination: stdout.stream });
   const metrics = createMetrics();
   const gateway = await createGateway(config, {
     logger,
@@ -62,7 +63,10 @@ async function start(argv: string[]): Promise<number> {
       void gateway
         .shutdown()
         .then(() => Promise.all(closers.map((c) => c())))
-        .then(() => done());
+        .then(() => {
+          stdout.flush();
+          done();
+        });
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);

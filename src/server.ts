@@ -8,6 +8,7 @@ import type { GatewayConfig } from './config/types.js';
 import { GatewayError } from './errors.js';
 import type { GatewayMetrics } from './observability/metrics.js';
 import type { RequestContext } from './pipeline/context.js';
+import { Context } from './pipeline/request-context.js';
 import { sendProblem, toGatewayError } from './pipeline/respond.js';
 import { buildRuntime, type Runtime } from './pipeline/runtime.js';
 
@@ -37,7 +38,7 @@ export interface Gateway {
   /** Stops accepting, lets in-flight requests finish within `server.shutdownGraceMs`, closes. */
   shutdown(): Promise<void>;
   readonly runtime: Runtime;
-  readonly publicApp: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>;
+  readonly publicApp: FastifyInstance;
   readonly adminApp: FastifyInstance;
 }
 
@@ -49,8 +50,10 @@ function requestIdOf(req: IncomingMessage): string {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
+const STATUS_CLASSES = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
 function statusClass(status: number): string {
-  return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'other';
+  return STATUS_CLASSES[status >= 100 && status < 600 ? Math.floor(status / 100) : 0]!;
 }
 
 export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
@@ -62,8 +65,9 @@ export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): 
 
   const server = initial.server;
   const publicApp = Fastify({
-    loggerInstance: logger,
-    disableRequestLogging: true,
+    // The gateway logs for itself (one access line per request, see `finish`); a fastify logger
+    // would build a pino child per request that nothing uses.
+    logger: false,
     genReqId: requestIdOf,
     requestIdHeader: false,
     return503OnClosing: false,
@@ -87,17 +91,7 @@ export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): 
     const rt = current;
     rt.inFlight++;
     metrics.inFlight.inc();
-    const ctx: RequestContext = {
-      requestId: String(request.id),
-      req: request.raw,
-      res: reply.raw,
-      log: request.log as Logger,
-      startedAt: process.hrtime.bigint(),
-      method: request.raw.method ?? 'GET',
-      path: '',
-      query: '',
-      params: {},
-    };
+    const ctx = new Context(logger, String(request.id), request.raw, reply.raw);
     let reason: string | undefined;
     try {
       if (draining) throw new GatewayError('shutting_down', { reason: 'draining' });
@@ -128,15 +122,18 @@ export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): 
       metrics.upstreamDuration.observe({ route: routeId, upstream: ctx.route.upstream }, ctx.upstreamMs / 1000);
     }
     if (current.config.logging.accessLog) {
+      // The root logger with an explicit reqId, not ctx.log: building a pino child per request
+      // (redaction included) cost ~10 µs per request in the benchmark profile.
       // The path is logged without its query string: query values may carry secrets.
-      ctx.log.info(
+      logger.info(
         {
+          reqId: ctx.requestId,
           route: routeId,
           method: ctx.method,
           path: ctx.path !== '' ? ctx.path : undefined,
           status,
           ms: Math.round(seconds * 1e6) / 1e3,
-          upstream_ms: ctx.upstreamMs,
+          upstream_ms: ctx.upstreamMs !== undefined ? Math.round(ctx.upstreamMs * 1e3) / 1e3 : undefined,
           client_id: ctx.token?.clientId,
           reason,
         },

@@ -19,15 +19,13 @@ export interface RequestContext {
   path: string;
   /** The raw query string without the leading `?`, forwarded unchanged ('' if none). */
   query: string;
-  route?: RouteConfig;
+  route: RouteConfig | undefined;
   /** Named template parameters, decoded. */
   params: Record<string, string>;
-  token?: VerifiedToken;
-  /** The raw bearer token, kept only until authentication completes; never logged. */
-  bearer?: string;
+  token: VerifiedToken | undefined;
   /** Upstream timing and status, set by the forward stage. */
-  upstreamStatus?: number;
-  upstreamMs?: number;
+  upstreamStatus: number | undefined;
+  upstreamMs: number | undefined;
 }
 
 /** A stage: built once at boot from validated config, run per request in pipeline order. */

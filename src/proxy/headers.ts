@@ -40,17 +40,34 @@ export interface HeaderRewriter {
 
 export function createHeaderRewriter(config: GatewayConfig): HeaderRewriter {
   const ids = config.identityHeaders;
-  const identityNames = [ids.clientId.toLowerCase(), ids.scopes.toLowerCase(), ids.issuer.toLowerCase()];
+  const clientIdName = ids.clientId.toLowerCase();
+  const scopesName = ids.scopes.toLowerCase();
+  const issuerName = ids.issuer.toLowerCase();
   const trustForwarded = config.server.trustForwardedHeaders;
+
+  // Request fields never copied to the upstream request, decided once. The gateway's own
+  // identity headers are dropped so a client cannot pre-fill them; `expect` because Node
+  // already answered `100 Continue` to the client.
+  const dropAlways = new Set([...HOP_BY_HOP, 'transfer-encoding', 'expect', 'x-request-id', clientIdName, scopesName, issuerName]);
+  if (!trustForwarded) for (const name of ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']) dropAlways.add(name);
 
   return {
     apply(ctx) {
       const req = ctx.req;
       const h = req.headers;
-      stripHopByHop(h);
-      framing(h);
-      for (const name of identityNames) delete h[name];
-      if (ctx.route?.forwardAuthorization !== true) delete h.authorization;
+      const listed = h.connection !== undefined ? connectionListed(h.connection) : null;
+      const keepAuthorization = ctx.route?.forwardAuthorization === true;
+
+      // A fresh object instead of `delete` on Node's: deleting turns it into a slow dictionary
+      // that http-proxy-3 and Node's client then copy and walk on every request.
+      const out: IncomingHttpHeaders = {};
+      for (const name in h) {
+        if (dropAlways.has(name)) continue;
+        if (listed !== null && listed.has(name)) continue;
+        if (name === 'authorization' && !keepAuthorization) continue;
+        out[name] = h[name];
+      }
+      framing(h, out);
 
       // X-Forwarded-* (de facto; RFC 7239 `Forwarded` is dropped unless trusted, since we do not
       // rewrite it and an untrusted one would let a client claim any origin).
@@ -58,37 +75,53 @@ export function createHeaderRewriter(config: GatewayConfig): HeaderRewriter {
       const proto = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
       if (trustForwarded) {
         const prior = h['x-forwarded-for'];
-        h['x-forwarded-for'] = prior ? `${prior}, ${remote}` : remote;
-        h['x-forwarded-proto'] ??= proto;
-        if (h['x-forwarded-host'] === undefined && h.host !== undefined) h['x-forwarded-host'] = h.host;
+        out['x-forwarded-for'] = prior ? `${prior}, ${remote}` : remote;
+        out['x-forwarded-proto'] = h['x-forwarded-proto'] ?? proto;
+        const fwdHost = h['x-forwarded-host'] ?? h.host;
+        if (fwdHost !== undefined) out['x-forwarded-host'] = fwdHost;
       } else {
-        delete h.forwarded;
-        h['x-forwarded-for'] = remote;
-        h['x-forwarded-proto'] = proto;
-        if (h.host !== undefined) h['x-forwarded-host'] = h.host;
-        else delete h['x-forwarded-host'];
+        out['x-forwarded-for'] = remote;
+        out['x-forwarded-proto'] = proto;
+        if (h.host !== undefined) out['x-forwarded-host'] = h.host;
       }
-      h['x-request-id'] = ctx.requestId;
+      out['x-request-id'] = ctx.requestId;
 
       const token = ctx.token;
       if (token !== undefined) {
-        h[identityNames[0]!] = token.clientId;
-        h[identityNames[1]!] = [...token.scopes].join(' ');
-        h[identityNames[2]!] = token.issuerName;
+        out[clientIdName] = token.clientId;
+        out[scopesName] = scopeHeader(token.scopes);
+        out[issuerName] = token.issuerName;
       }
+      req.headers = out;
     },
   };
 }
 
-function stripHopByHop(h: IncomingHttpHeaders): void {
-  const listed = h.connection;
-  if (listed !== undefined) {
-    for (const part of listed.split(',')) {
-      const name = part.trim().toLowerCase();
-      if (name.length > 0 && !PROTECTED.has(name)) delete h[name];
-    }
+const scopeStrings = new WeakMap<ReadonlySet<string>, string>();
+
+/** Verified tokens are cached and frozen, so their scope string is computed once per token. */
+function scopeHeader(scopes: ReadonlySet<string>): string {
+  let s = scopeStrings.get(scopes);
+  if (s === undefined) {
+    s = [...scopes].join(' ');
+    scopeStrings.set(scopes, s);
   }
-  for (const name of HOP_BY_HOP) delete h[name];
+  return s;
+}
+
+/**
+ * Names listed in `Connection` (RFC 9110 §7.6.1) are dropped, except framing and routing fields
+ * the gateway handles itself (a client must not make it drop Host or Content-Length).
+ */
+function connectionListed(value: string): Set<string> | null {
+  let names: Set<string> | null = null;
+  for (const part of value.split(',')) {
+    const name = part.trim().toLowerCase();
+    if (name.length === 0 || PROTECTED.has(name) || name === 'keep-alive' || name === 'close') continue;
+    names ??= new Set();
+    names.add(name);
+  }
+  return names;
 }
 
 /**
@@ -98,30 +131,31 @@ function stripHopByHop(h: IncomingHttpHeaders): void {
  * headers, where an upstream reads them as a second request (CVE-2026-29057 in http-proxy-3's
  * `deleteLength` pass, which this gateway removes).
  */
-function framing(h: IncomingHttpHeaders): void {
+function framing(h: IncomingHttpHeaders, out: IncomingHttpHeaders): void {
   const te = h['transfer-encoding'];
   if (te === undefined) return;
   if (te.trim().toLowerCase() !== 'chunked') {
     throw new GatewayError('bad_request', { reason: 'transfer_encoding', detail: 'Only chunked transfer-coding is accepted.' });
   }
   // RFC 9112 §6.3: with both present Transfer-Encoding wins; never forward both.
-  delete h['content-length'];
-  h['transfer-encoding'] = 'chunked';
+  delete out['content-length'];
+  out['transfer-encoding'] = 'chunked';
 }
 
-/** Response-side hop-by-hop removal (RFC 9110 §7.6.1), applied to the upstream's headers. */
+/**
+ * Response-side hop-by-hop removal (RFC 9110 §7.6.1), applied to the upstream's headers before
+ * http-proxy-3 copies them. Fields are set to `undefined` (which the copy skips) rather than
+ * deleted, for the same reason as on the request side.
+ */
 export function stripResponseHopByHop(h: IncomingHttpHeaders): void {
   const listed = h.connection;
-  if (listed !== undefined) {
-    for (const part of listed.split(',')) {
-      const name = part.trim().toLowerCase();
-      if (name.length > 0 && !PROTECTED.has(name)) delete h[name];
-    }
+  if (listed !== undefined && listed !== 'keep-alive' && listed !== 'close') {
+    const names = connectionListed(listed);
+    if (names !== null) for (const name of names) h[name] = undefined;
   }
-  delete h.connection;
-  delete h['keep-alive'];
-  delete h['proxy-connection'];
-  delete h['proxy-authenticate'];
-  delete h.upgrade;
-  delete h.trailer;
+  if (h['keep-alive'] !== undefined) h['keep-alive'] = undefined;
+  if (h['proxy-connection'] !== undefined) h['proxy-connection'] = undefined;
+  if (h['proxy-authenticate'] !== undefined) h['proxy-authenticate'] = undefined;
+  if (h.upgrade !== undefined) h.upgrade = undefined;
+  if (h.trailer !== undefined) h.trailer = undefined;
 }

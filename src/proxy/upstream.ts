@@ -34,10 +34,13 @@ export interface UpstreamDeps {
 const kState = Symbol('tollgate.forward');
 
 interface ForwardState {
-  sentAt: bigint;
+  /** performance.now() when the request was handed to http-proxy-3. */
+  sentAt: number;
   upstreamMs: number | undefined;
+  responded: boolean;
   timeoutKind: 'connect' | 'response' | undefined;
   proxyReq: ClientRequest | undefined;
+  socket: Socket | undefined;
   /** Set when the body limit tripped before the upstream request existed. */
   abort: Error | undefined;
 }
@@ -72,31 +75,43 @@ export function createUpstreamProxy(cfg: UpstreamConfig, deps: UpstreamDeps): Up
   // headers.ts instead.
   removeDeleteLengthPass(proxy);
 
+  // Timeouts: one sweep over the requests waiting for response headers, instead of two timers
+  // and their listeners per request. Resolution is the sweep interval (at most 50 ms).
+  const waiting = new Set<ForwardState>();
+  const sweepMs = Math.max(5, Math.min(50, Math.floor(Math.min(cfg.connectTimeoutMs, cfg.responseTimeoutMs) / 4)));
+  const sweeper = setInterval(() => {
+    if (waiting.size === 0) return;
+    const now = performance.now();
+    for (const state of waiting) {
+      const elapsed = now - state.sentAt;
+      const connecting = state.socket === undefined || state.socket.connecting;
+      if (connecting && elapsed > cfg.connectTimeoutMs) expire(state, 'connect');
+      else if (elapsed > cfg.responseTimeoutMs) expire(state, 'response');
+    }
+  }, sweepMs);
+  sweeper.unref();
+  const expire = (state: ForwardState, kind: 'connect' | 'response') => {
+    waiting.delete(state);
+    state.timeoutKind = kind;
+    const err = new Error(`${kind} timeout`);
+    if (state.proxyReq !== undefined) state.proxyReq.destroy(err);
+    else state.abort = err;
+  };
+
   proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage, _res: ServerResponse, _o: unknown, socket: Socket) => {
     const state = (req as WithState)[kState];
     if (state === undefined) return;
     state.proxyReq = proxyReq;
-    if (state.abort !== undefined) {
-      proxyReq.destroy(state.abort);
-      return;
-    }
-    state.sentAt = process.hrtime.bigint();
-    const fail = (kind: 'connect' | 'response') => {
-      state.timeoutKind = kind;
-      proxyReq.destroy(new Error(`${kind} timeout`));
-    };
-    if (socket.connecting) {
-      const t = setTimeout(fail, cfg.connectTimeoutMs, 'connect');
-      socket.once('connect', () => clearTimeout(t));
-      proxyReq.once('close', () => clearTimeout(t));
-    }
-    const r = setTimeout(fail, cfg.responseTimeoutMs, 'response');
-    proxyReq.once('response', () => clearTimeout(r));
-    proxyReq.once('close', () => clearTimeout(r));
+    state.socket = socket;
+    if (state.abort !== undefined) proxyReq.destroy(state.abort);
   });
   proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {
     const state = (req as WithState)[kState];
-    if (state !== undefined) state.upstreamMs = Number(process.hrtime.bigint() - state.sentAt) / 1e6;
+    if (state !== undefined) {
+      state.responded = true;
+      waiting.delete(state);
+      state.upstreamMs = performance.now() - state.sentAt;
+    }
     stripResponseHopByHop(proxyRes.headers);
     // The client connection's persistence is this hop's business (RFC 9112 §9.3): keep what
     // Node decided from the client's request. Otherwise http-proxy-3's `setConnection` pass
@@ -114,13 +129,16 @@ export function createUpstreamProxy(cfg: UpstreamConfig, deps: UpstreamDeps): Up
     forward(req, res, maxBodyBytes) {
       return new Promise<ForwardResult>((resolve, reject) => {
         const state: ForwardState = {
-          sentAt: process.hrtime.bigint(),
+          sentAt: performance.now(),
           upstreamMs: undefined,
+          responded: false,
           timeoutKind: undefined,
           proxyReq: undefined,
+          socket: undefined,
           abort: undefined,
         };
         (req as WithState)[kState] = state;
+        waiting.add(state);
         let failed = false;
         const perCall: ServerOptions = {};
         if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined) {
@@ -143,9 +161,11 @@ export function createUpstreamProxy(cfg: UpstreamConfig, deps: UpstreamDeps): Up
           perCall.buffer = req.pipe(limiter);
         }
         res.once('close', () => {
+          waiting.delete(state);
           if (!failed) resolve({ status: res.headersSent ? res.statusCode : 499, upstreamMs: state.upstreamMs });
         });
         proxy.web(req, res, perCall, (err: Error & { code?: string }) => {
+          waiting.delete(state);
           if (failed) return;
           failed = true;
           const kind = errorKind(err, state);
@@ -161,6 +181,7 @@ export function createUpstreamProxy(cfg: UpstreamConfig, deps: UpstreamDeps): Up
       });
     },
     close() {
+      clearInterval(sweeper);
       proxy.close();
       agent.destroy();
     },

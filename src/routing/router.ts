@@ -106,42 +106,49 @@ export function createRouter(routes: readonly RouteConfig[]): Router {
   return {
     match(method, hostHeader, path) {
       const host = hostOf(hostHeader);
-      let allowed: Set<string> | null = null;
-      const consider = (c: CompiledRoute): boolean => {
-        if (c.host !== null && c.host !== host) return false;
-        if (c.methods === null ? DEFAULT_METHODS.includes(method) : c.methods.has(method)) return true;
-        allowed ??= new Set();
-        for (const m of c.methods ?? DEFAULT_METHODS) allowed.add(m);
-        return false;
-      };
+      // Routes whose path matched but whose method did not, for 405's Allow header.
+      let wrongMethod: CompiledRoute[] | null = null;
 
       const exactList = exact.get(path);
       if (exactList !== undefined) {
-        for (const c of exactList) if (consider(c)) return { route: c.route, params: {} };
+        for (const c of exactList) {
+          if (c.host !== null && c.host !== host) continue;
+          if (allows(c, method)) return { route: c.route, params: {} };
+          (wrongMethod ??= []).push(c);
+        }
       }
 
       const templates = templatesByLength.get(countSegments(path));
       if (templates !== undefined) {
         const parts = path.split('/');
         for (const c of templates) {
+          if (c.host !== null && c.host !== host) continue;
           const params = matchTemplate(c.segments, parts);
-          if (params !== null && consider(c)) return { route: c.route, params };
+          if (params === null) continue;
+          if (allows(c, method)) return { route: c.route, params };
+          (wrongMethod ??= []).push(c);
         }
       }
 
       for (const c of prefixes) {
-        if (isPrefixOf(c.text, path) && consider(c)) return { route: c.route, params: {} };
+        if (c.host !== null && c.host !== host) continue;
+        if (!isPrefixOf(c.text, path)) continue;
+        if (allows(c, method)) return { route: c.route, params: {} };
+        (wrongMethod ??= []).push(c);
       }
 
-      if (allowed !== null) {
-        throw new GatewayError('method_not_allowed', {
-          reason: 'method',
-          headers: { allow: [...(allowed as Set<string>)].join(', ') },
-        });
+      if (wrongMethod !== null) {
+        const allowed = new Set<string>();
+        for (const c of wrongMethod) for (const m of c.methods ?? DEFAULT_METHODS) allowed.add(m);
+        throw new GatewayError('method_not_allowed', { reason: 'method', headers: { allow: [...allowed].join(', ') } });
       }
       throw new GatewayError('route_not_found', { reason: 'no_route' });
     },
   };
+}
+
+function allows(c: CompiledRoute, method: string): boolean {
+  return c.methods === null ? DEFAULT_METHODS.includes(method) : c.methods.has(method);
 }
 
 function countSegments(path: string): number {

@@ -15,8 +15,6 @@ export function createForwardStage(upstreams: ReadonlyMap<string, UpstreamProxy>
     const upstream = upstreams.get(route.upstream);
     if (upstream === undefined) throw new GatewayError('internal_error', { reason: 'unknown_upstream' });
     headers.apply(ctx);
-    // The client already got `100 Continue` from Node; a second one from upstream would be noise.
-    delete ctx.req.headers.expect;
     ctx.req.url = ctx.query.length > 0 ? `${ctx.path}?${ctx.query}` : ctx.path;
     const result = await upstream.forward(ctx.req, ctx.res, route.maxBodyBytes);
     ctx.upstreamStatus = result.status;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 /**
  * Every log line any test gateway writes goes to a file under this folder, and every token or
- * secret a test uses is registered here; the global teardown (test/global-setup.ts) scans all
+ * secret a test uses is registered here; scripts/scan-test-logs.mjs (run by `npm test` after vitest) scans all
  * logs of the run for every registered secret.
  */
 export const RUN_DIR = join(process.cwd(), '.tollgate', 'test-run');
