@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/types.js';
 import { GatewayError } from './errors.js';
 import type { GatewayMetrics } from './observability/metrics.js';
-import type { RequestContext } from './pipeline/context.js';
+import type { RequestContext, Stage } from './pipeline/context.js';
 import { Context } from './pipeline/request-context.js';
 import { sendProblem, toGatewayError } from './pipeline/respond.js';
 import { buildRuntime, type Runtime } from './pipeline/runtime.js';
@@ -50,6 +50,18 @@ function requestIdOf(req: IncomingMessage): string {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
+/**
+ * Runs the stages in order from `from`. Synchronous stages run inline; at the first one that
+ * returns a promise the rest continue after it settles.
+ */
+function runStages(stages: readonly Stage[], ctx: RequestContext, from: number): Promise<void> | undefined {
+  for (let i = from; i < stages.length; i++) {
+    const r = stages[i]!(ctx);
+    if (r !== undefined) return r.then(() => runStages(stages, ctx, i + 1));
+  }
+  return undefined;
+}
+
 const STATUS_CLASSES = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'];
 
 function statusClass(status: number): string {
@@ -86,30 +98,36 @@ export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): 
   publicApp.removeAllContentTypeParsers();
   publicApp.addContentTypeParser('*', (_req, _payload, done) => done(null));
 
-  const handle = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+  // Not `async`: stages that finish synchronously (route match, a cached token) cost no promise,
+  // and fastify has nothing to await once the reply is hijacked.
+  const handle = (request: FastifyRequest, reply: FastifyReply): void => {
     reply.hijack();
     const rt = current;
     rt.inFlight++;
     metrics.inFlight.inc();
     const ctx = new Context(logger, String(request.id), request.raw, reply.raw);
-    let reason: string | undefined;
-    try {
-      if (draining) throw new GatewayError('shutting_down', { reason: 'draining' });
-      for (const stage of rt.stages) {
-        const r = stage(ctx);
-        if (r !== undefined) await r;
-      }
-    } catch (err) {
-      const gwErr = toGatewayError(err);
-      reason = gwErr.reason ?? gwErr.code;
-      if (gwErr.code === 'internal_error') ctx.log.error({ err }, 'request failed');
-      sendProblem(ctx.res, gwErr, ctx.requestId, draining);
-    } finally {
+    const done = (reason: string | undefined): void => {
       rt.inFlight--;
       metrics.inFlight.dec();
       finish(ctx, reason);
       if (rt !== current && rt.inFlight === 0) rt.close();
+    };
+    const fail = (err: unknown): void => {
+      const gwErr = toGatewayError(err);
+      if (gwErr.code === 'internal_error') ctx.log.error({ err }, 'request failed');
+      sendProblem(ctx.res, gwErr, ctx.requestId, draining);
+      done(gwErr.reason ?? gwErr.code);
+    };
+    let pending: Promise<void> | undefined;
+    try {
+      if (draining) throw new GatewayError('shutting_down', { reason: 'draining' });
+      pending = runStages(rt.stages, ctx, 0);
+    } catch (err) {
+      fail(err);
+      return;
     }
+    if (pending === undefined) done(undefined);
+    else pending.then(() => done(undefined), fail);
   };
 
   const finish = (ctx: RequestContext, reason: string | undefined): void => {

@@ -31,7 +31,11 @@ export interface IssuerVerifier {
   /** The issuer's configured audiences, used when a route does not name its own. */
   readonly defaultAudiences: readonly string[];
   /** Signature, alg allowlist, header checks, iss, exp/nbf/iat, typ, required claims, max age. */
-  verify(token: string, audiences: readonly string[]): Promise<VerifiedToken>;
+  /**
+   * Returns the cached result synchronously when the token was verified before (the hot path
+   * allocates no promise), otherwise a promise of the full verification.
+   */
+  verify(token: string, audiences: readonly string[]): VerifiedToken | Promise<VerifiedToken>;
   /** True once keys are available (static keys: always; JWKS: after a first good fetch). */
   ready(): boolean;
   /** Fetch keys at boot so readiness is known; never throws. */

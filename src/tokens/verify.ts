@@ -246,7 +246,7 @@ export function createIssuerVerifier(cfg: IssuerConfig, deps: IssuerVerifierDeps
   return {
     name,
     defaultAudiences: Object.freeze([...cfg.audiences]),
-    async verify(token, audiences) {
+    verify(token, audiences) {
       const hash = sha('sha256', token, 'base64url'); // one-shot: no Hash object on the hot path
       const hit = cache.get(hash);
       if (hit !== undefined) {
@@ -263,9 +263,10 @@ export function createIssuerVerifier(cfg: IssuerConfig, deps: IssuerVerifierDeps
       }
       // Rejections are not cached: a failed check costs a parse (and at most one signature check),
       // and caching them would let a flood of junk tokens evict good entries.
-      const verified = await verifyFully(token, audiences);
-      remember(hash, verified);
-      return verified;
+      return verifyFully(token, audiences).then((verified) => {
+        remember(hash, verified);
+        return verified;
+      });
     },
     ready: () => keys.ready(),
     start: () => keys.start(),

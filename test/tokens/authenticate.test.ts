@@ -62,7 +62,9 @@ beforeAll(async () => {
     ctx.path = url.pathname;
     ctx.route = ROUTES[url.pathname.slice(1)];
     lastCtx = ctx;
-    Promise.resolve(stage(ctx)).then(
+    Promise.resolve()
+      .then(() => stage(ctx))
+      .then(
       () => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ clientId: ctx.token?.clientId ?? null, scopes: [...(ctx.token?.scopes ?? [])].sort() }));

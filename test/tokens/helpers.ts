@@ -8,6 +8,7 @@ import { expect } from 'vitest';
 import type { IssuerConfig, JwksConfig } from '../../src/config/types.js';
 import { GatewayError } from '../../src/errors.js';
 import { createMetrics, type GatewayMetrics } from '../../src/observability/metrics.js';
+import type { IssuerVerifier, VerifiedToken } from '../../src/tokens/types.js';
 
 /** Shared helpers for the token tests: real loopback servers, real keys, no mocks. */
 
@@ -203,4 +204,12 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * `IssuerVerifier.verify` answers a cache hit synchronously (and throws synchronously); tests
+ * that want one uniform promise go through this.
+ */
+export function verifyAsync(v: IssuerVerifier, token: string, audiences: readonly string[]): Promise<VerifiedToken> {
+  return Promise.resolve().then(() => v.verify(token, audiences));
 }

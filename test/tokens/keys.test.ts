@@ -22,6 +22,7 @@ import {
   silentLogger,
   startJwksServer,
   type JwksServer,
+  verifyAsync,
 } from './helpers.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/tokens');
@@ -58,7 +59,7 @@ describe('remote JWKS', () => {
     const { verifier, metrics, fetches } = build(issuerConfig({ jwks: jwksConfig(server.url) }));
     await expect(verifier.start()).resolves.toBeUndefined(); // never throws
     expect(verifier.ready()).toBe(false);
-    const err = await rejection(verifier.verify(signer.sign(claims()), [AUD]));
+    const err = await rejection(verifyAsync(verifier, signer.sign(claims()), [AUD]));
     expect({ code: err.code, status: err.status, reason: err.reason }).toEqual({
       code: 'auth_unavailable',
       status: 503,
@@ -74,7 +75,7 @@ describe('remote JWKS', () => {
     const server = await jwksServer([signer.jwk]);
     const { verifier, fetches } = build(issuerConfig({ jwks: jwksConfig(server.url) }));
     expect(verifier.ready()).toBe(false);
-    await verifier.verify(signer.sign(claims()), [AUD]);
+    await verifyAsync(verifier, signer.sign(claims()), [AUD]);
     expect(verifier.ready()).toBe(true);
     expect(await fetches('ok')).toBe(1);
   });
@@ -88,22 +89,22 @@ describe('remote JWKS', () => {
     await verifier.start();
     expect(server.fetches).toBe(1);
 
-    await expectInvalid(verifier.verify(rotated.sign(claims()), [AUD]), 'unknown_kid');
+    await expectInvalid(verifyAsync(verifier, rotated.sign(claims()), [AUD]), 'unknown_kid');
     expect(server.fetches).toBe(2); // one refetch for the unknown kid
-    await expectInvalid(verifier.verify(rotated.sign(claims()), [AUD]), 'unknown_kid');
-    await expectInvalid(verifier.verify(createSigner().sign(claims()), [AUD]), 'unknown_kid');
+    await expectInvalid(verifyAsync(verifier, rotated.sign(claims()), [AUD]), 'unknown_kid');
+    await expectInvalid(verifyAsync(verifier, createSigner().sign(claims()), [AUD]), 'unknown_kid');
     expect(server.fetches).toBe(2); // within the cooldown: no more fetches
     expect(await counterValue(metrics.tokenRejections, { issuer: 'test', reason: 'unknown_kid' })).toBe(3);
 
     // The issuer rotates; after the cooldown the next unknown kid triggers one refetch that finds it.
     server.setKeys([current.jwk, rotated.jwk]);
     t += 30_001;
-    const v = await verifier.verify(rotated.sign(claims()), [AUD]);
+    const v = await verifyAsync(verifier, rotated.sign(claims()), [AUD]);
     expect(v.clientId).toBe('svc-a');
     expect(server.fetches).toBe(3);
     expect(await fetches('ok')).toBe(3);
     // Known kids never trigger a fetch.
-    await verifier.verify(current.sign(claims()), [AUD]);
+    await verifyAsync(verifier, current.sign(claims()), [AUD]);
     expect(server.fetches).toBe(3);
   });
 
@@ -120,15 +121,15 @@ describe('remote JWKS', () => {
     await server.stop();
 
     t += 5_000; // stale
-    const v = await verifier.verify(signer.sign(claims()), [AUD]);
+    const v = await verifyAsync(verifier, signer.sign(claims()), [AUD]);
     expect(v.clientId).toBe('svc-a');
     expect(verifier.ready()).toBe(true);
     // The stale set triggered a background refresh, which failed without affecting the request.
     await eventually(async () => (await fetches('error')) >= 1);
     t += 5_000;
-    await verifier.verify(signer.sign(claims({ jti: 'another' })), [AUD]);
+    await verifyAsync(verifier, signer.sign(claims({ jti: 'another' })), [AUD]);
     // An unknown kid during the outage is still refused (not waved through).
-    await expectInvalid(verifier.verify(createSigner().sign(claims()), [AUD]), 'unknown_kid');
+    await expectInvalid(verifyAsync(verifier, createSigner().sign(claims()), [AUD]), 'unknown_kid');
   });
 
   it('answers from the stale set without waiting for a slow refresh', async () => {
@@ -144,7 +145,7 @@ describe('remote JWKS', () => {
     t += 5_000;
     const before = server.fetches;
     const result = await Promise.race([
-      verifier.verify(signer.sign(claims()), [AUD]).then(() => 'verified'),
+      verifyAsync(verifier, signer.sign(claims()), [AUD]).then(() => 'verified'),
       new Promise((r) => setTimeout(() => r('blocked'), 2_000)),
     ]);
     expect(result).toBe('verified');
@@ -159,12 +160,12 @@ describe('remote JWKS', () => {
     const { verifier } = build(issuerConfig({ jwks: jwksConfig(server.url, { cooldownMs: 0 }) }), () => t);
     await verifier.start();
     const token = a.sign(claims());
-    await verifier.verify(token, [AUD]);
+    await verifyAsync(verifier, token, [AUD]);
     server.setKeys([b.jwk]);
     // An unknown kid makes the source refetch; the new set lacks a's key.
-    await expectInvalid(verifier.verify(createSigner().sign(claims()), [AUD]), 'unknown_kid');
+    await expectInvalid(verifyAsync(verifier, createSigner().sign(claims()), [AUD]), 'unknown_kid');
     t += 1;
-    await expectInvalid(verifier.verify(token, [AUD]), 'unknown_kid');
+    await expectInvalid(verifyAsync(verifier, token, [AUD]), 'unknown_kid');
   });
 
   it.each([
@@ -197,9 +198,9 @@ describe('remote JWKS', () => {
     const { verifier } = build(issuerConfig({ jwks: jwksConfig(server.url) }));
     await verifier.start();
     expect(verifier.ready()).toBe(true);
-    await expect(verifier.verify(good.sign(claims()), [AUD])).resolves.toBeDefined();
-    await expectInvalid(verifier.verify(enc.sign(claims()), [AUD]), 'unknown_kid');
-    await expectInvalid(verifier.verify(priv.sign(claims()), [AUD]), 'unknown_kid');
+    await expect(verifyAsync(verifier, good.sign(claims()), [AUD])).resolves.toBeDefined();
+    await expectInvalid(verifyAsync(verifier, enc.sign(claims()), [AUD]), 'unknown_kid');
+    await expectInvalid(verifyAsync(verifier, priv.sign(claims()), [AUD]), 'unknown_kid');
   });
 
   it('refuses a set whose only key carries private material', async () => {
@@ -216,7 +217,7 @@ describe('remote JWKS', () => {
     const server = await jwksServer([a.jwk, createSigner().jwk]);
     const { verifier } = build(issuerConfig({ jwks: jwksConfig(server.url) }));
     await verifier.start();
-    await expectInvalid(verifier.verify(a.sign(claims(), { kid: undefined }), [AUD]), 'kid_ambiguous');
+    await expectInvalid(verifyAsync(verifier, a.sign(claims(), { kid: undefined }), [AUD]), 'kid_ambiguous');
   });
 
   it('fetches over https with a configured CA file, and fails without it', async () => {
@@ -226,7 +227,7 @@ describe('remote JWKS', () => {
     const withCa = build(issuerConfig({ name: 'tls', jwks: jwksConfig(server.url, { caFile: join(FIXTURES, 'jwks-ca.pem') }) }));
     await withCa.verifier.start();
     expect(withCa.verifier.ready()).toBe(true);
-    await expect(withCa.verifier.verify(signer.sign(claims()), [AUD])).resolves.toBeDefined();
+    await expect(verifyAsync(withCa.verifier, signer.sign(claims()), [AUD])).resolves.toBeDefined();
 
     const withoutCa = build(issuerConfig({ name: 'tls', jwks: jwksConfig(server.url) }));
     await withoutCa.verifier.start();
@@ -252,8 +253,8 @@ describe('static keys', () => {
     writeFileSync(file, JSON.stringify({ keys: [signer.jwk] }));
     const { verifier } = build(issuerConfig({ keysFile: file }));
     expect(verifier.ready()).toBe(true);
-    expect((await verifier.verify(signer.sign(claims()), [AUD])).clientId).toBe('svc-a');
-    await expectInvalid(verifier.verify(createSigner().sign(claims()), [AUD]), 'unknown_kid');
+    expect((await verifyAsync(verifier, signer.sign(claims()), [AUD])).clientId).toBe('svc-a');
+    await expectInvalid(verifyAsync(verifier, createSigner().sign(claims()), [AUD]), 'unknown_kid');
   });
 
   it('verifies with a PEM SPKI public key, for every configured alg the key fits', async () => {
@@ -262,8 +263,8 @@ describe('static keys', () => {
     writeFileSync(file, rsa.publicKey.export({ type: 'spki', format: 'pem' }));
     const { verifier } = build(issuerConfig({ keysFile: file, algorithms: ['RS256', 'PS256'] }));
     // The PEM applies whatever the kid says: the issuer has one key.
-    expect((await verifier.verify(rsa.sign(claims(), { kid: 'anything' }), [AUD])).clientId).toBe('svc-a');
-    await expectInvalid(verifier.verify(createSigner('RS256').sign(claims()), [AUD]), 'signature');
+    expect((await verifyAsync(verifier, rsa.sign(claims(), { kid: 'anything' }), [AUD])).clientId).toBe('svc-a');
+    await expectInvalid(verifyAsync(verifier, createSigner('RS256').sign(claims()), [AUD]), 'signature');
   });
 
   it('refuses unreadable, private, unsuitable or dirty key files at build time', () => {
@@ -294,10 +295,10 @@ describe('HMAC shared secret', () => {
 
   it('verifies HS256 with the configured secret and refuses another secret', async () => {
     const { verifier } = build(issuerConfig({ algorithms: ['HS256'], secret: { env: 'X' }, resolvedSecret: secret }));
-    expect((await verifier.verify(signHs256(claims(), secret), [AUD])).clientId).toBe('svc-a');
-    await expectInvalid(verifier.verify(signHs256(claims(), new Uint8Array(48).fill(7)), [AUD]), 'signature');
+    expect((await verifyAsync(verifier, signHs256(claims(), secret), [AUD])).clientId).toBe('svc-a');
+    await expectInvalid(verifyAsync(verifier, signHs256(claims(), new Uint8Array(48).fill(7)), [AUD]), 'signature');
     // An asymmetric alg cannot be used against a secret-only issuer.
-    await expectInvalid(verifier.verify(createSigner().sign(claims()), [AUD]), 'alg');
+    await expectInvalid(verifyAsync(verifier, createSigner().sign(claims()), [AUD]), 'alg');
   });
 
   it('refuses short secrets and HS algorithms without a secret at build time', () => {

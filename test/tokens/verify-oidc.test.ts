@@ -11,6 +11,7 @@ import {
   newMetrics,
   signHs256,
   silentLogger,
+  verifyAsync,
 } from './helpers.js';
 
 /** Tokens issued by a real authorization server (oidc-provider) over its token endpoint. */
@@ -57,7 +58,7 @@ describe('tokens from oidc-provider', () => {
     const { verifier } = setup();
     await verifier.start();
     expect(verifier.ready()).toBe(true);
-    const v = await verifier.verify(token, [RESOURCE]);
+    const v = await verifyAsync(verifier, token, [RESOURCE]);
     expect(v.issuerName).toBe('oidc');
     expect(v.issuer).toBe(as.issuer);
     expect(v.clientId).toBe('orders-svc');
@@ -76,7 +77,7 @@ describe('tokens from oidc-provider', () => {
     payload.scope = 'orders:read orders:write admin';
     const forged = `${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${s}`;
     const { verifier, metrics } = setup();
-    await expectInvalid(verifier.verify(forged, [RESOURCE]), 'signature');
+    await expectInvalid(verifyAsync(verifier, forged, [RESOURCE]), 'signature');
     expect(await counterValue(metrics.tokenRejections, { issuer: 'oidc', reason: 'signature' })).toBe(1);
     verifier.close();
   });
@@ -88,7 +89,7 @@ describe('tokens from oidc-provider', () => {
     const i = Math.floor(s.length / 2);
     const flipped = s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1);
     const { verifier } = setup();
-    await expectInvalid(verifier.verify(`${h}.${p}.${flipped}`, [RESOURCE]), 'signature');
+    await expectInvalid(verifyAsync(verifier, `${h}.${p}.${flipped}`, [RESOURCE]), 'signature');
     verifier.close();
   });
 
@@ -96,7 +97,7 @@ describe('tokens from oidc-provider', () => {
     const token = await as.issueToken({ clientId: 'orders-svc', scope: 'orders:read', resource: RESOURCE });
     // 300 s TTL + 30 s tolerance: an hour later it is expired.
     const { verifier, metrics } = setup({ now: () => Date.now() + 3_600_000 });
-    await expectInvalid(verifier.verify(token, [RESOURCE]), 'expired');
+    await expectInvalid(verifyAsync(verifier, token, [RESOURCE]), 'expired');
     expect(await counterValue(metrics.tokenRejections, { issuer: 'oidc', reason: 'expired' })).toBe(1);
     verifier.close();
   });
@@ -104,9 +105,9 @@ describe('tokens from oidc-provider', () => {
   it('rejects a token for another audience', async () => {
     const token = await as.issueToken({ clientId: 'orders-svc', scope: 'orders:read', resource: 'https://billing.api.test' });
     const { verifier } = setup();
-    await expectInvalid(verifier.verify(token, [RESOURCE]), 'audience');
+    await expectInvalid(verifyAsync(verifier, token, [RESOURCE]), 'audience');
     // …while a route that names that audience accepts it.
-    const v = await verifier.verify(token, ['https://billing.api.test']);
+    const v = await verifyAsync(verifier, token, ['https://billing.api.test']);
     expect(v.audiences).toEqual(['https://billing.api.test']);
     verifier.close();
   });
@@ -114,14 +115,14 @@ describe('tokens from oidc-provider', () => {
   it('rejects a token from another issuer, even when signed by a trusted key', async () => {
     const token = await as.issueToken({ clientId: 'orders-svc', scope: 'orders:read', resource: RESOURCE });
     const { verifier } = setup({ issuer: 'https://other-issuer.test' });
-    await expectInvalid(verifier.verify(token, [RESOURCE]), 'issuer');
+    await expectInvalid(verifyAsync(verifier, token, [RESOURCE]), 'issuer');
     verifier.close();
   });
 
   it('rejects a typ mismatch when the issuer requires another typ', async () => {
     const token = await as.issueToken({ clientId: 'orders-svc', scope: 'orders:read', resource: RESOURCE });
     const { verifier } = setup({ typ: 'JWT' });
-    await expectInvalid(verifier.verify(token, [RESOURCE]), 'typ');
+    await expectInvalid(verifyAsync(verifier, token, [RESOURCE]), 'typ');
     verifier.close();
   });
 
@@ -135,7 +136,7 @@ describe('tokens from oidc-provider', () => {
     const { verifier, keyCalls } = setup();
     for (const keyBytes of [Buffer.from(pem), Buffer.from(JSON.stringify(jwk))]) {
       const forged = signHs256(payload, keyBytes, { kid: as.kid });
-      await expectInvalid(verifier.verify(forged, [RESOURCE]), 'alg');
+      await expectInvalid(verifyAsync(verifier, forged, [RESOURCE]), 'alg');
     }
     // Refused before any key lookup: the token never gets to pick the key or the algorithm.
     expect(keyCalls()).toBe(0);
@@ -146,23 +147,23 @@ describe('tokens from oidc-provider', () => {
     const token = await as.issueToken({ clientId: 'orders-svc', scope: 'orders:read', resource: RESOURCE });
     let t = Date.now();
     const { verifier, keyCalls } = setup({ now: () => t });
-    const first = await verifier.verify(token, [RESOURCE]);
+    const first = await verifyAsync(verifier, token, [RESOURCE]);
     expect(keyCalls()).toBe(1);
-    const second = await verifier.verify(token, [RESOURCE]);
+    const second = await verifyAsync(verifier, token, [RESOURCE]);
     expect(second).toBe(first);
     expect(keyCalls()).toBe(1);
 
     // The audience is re-checked on every hit: routes differ.
-    await expectInvalid(verifier.verify(token, ['https://elsewhere.test']), 'audience');
+    await expectInvalid(verifyAsync(verifier, token, ['https://elsewhere.test']), 'audience');
     expect(keyCalls()).toBe(1);
 
     // Once expired (beyond tolerance), the cached entry is refused too.
     t = (first.expiresAt + 31) * 1000;
-    await expectInvalid(verifier.verify(token, [RESOURCE]), 'expired');
+    await expectInvalid(verifyAsync(verifier, token, [RESOURCE]), 'expired');
     expect(keyCalls()).toBe(1);
     // …and dropped: going back in time forces a full verification again.
     t = Date.now();
-    await verifier.verify(token, [RESOURCE]);
+    await verifyAsync(verifier, token, [RESOURCE]);
     expect(keyCalls()).toBe(2);
     verifier.close();
   });
@@ -170,8 +171,8 @@ describe('tokens from oidc-provider', () => {
   it('does not cache rejections', async () => {
     const token = await as.issueToken({ clientId: 'orders-svc', scope: 'orders:read', resource: RESOURCE });
     const { verifier, keyCalls } = setup();
-    await expectInvalid(verifier.verify(token, ['https://elsewhere.test']), 'audience');
-    await expectInvalid(verifier.verify(token, ['https://elsewhere.test']), 'audience');
+    await expectInvalid(verifyAsync(verifier, token, ['https://elsewhere.test']), 'audience');
+    await expectInvalid(verifyAsync(verifier, token, ['https://elsewhere.test']), 'audience');
     expect(keyCalls()).toBe(2);
     verifier.close();
   });
@@ -185,10 +186,10 @@ describe('tokens from oidc-provider', () => {
         issuerConfig({ issuer: rs.issuer, audiences: [RESOURCE], algorithms: ['RS256'], jwks: jwksConfig(rs.jwksUri), typ: 'at+jwt' }),
         { metrics, logger: silentLogger },
       );
-      expect((await verifier.verify(token, [RESOURCE])).clientId).toBe('rs-client');
+      expect((await verifyAsync(verifier, token, [RESOURCE])).clientId).toBe('rs-client');
       // The ES256-only verifier refuses it by alg.
       const es = setup();
-      await expectInvalid(es.verifier.verify(token, [RESOURCE]), 'alg');
+      await expectInvalid(verifyAsync(es.verifier, token, [RESOURCE]), 'alg');
       verifier.close();
       es.verifier.close();
     } finally {
@@ -199,7 +200,7 @@ describe('tokens from oidc-provider', () => {
   it('carries exactly the scopes the authorization server granted to that client', async () => {
     const token = await as.issueToken({ clientId: 'admin-svc', scope: 'admin', resource: RESOURCE });
     const { verifier } = setup();
-    const v = await verifier.verify(token, [RESOURCE]);
+    const v = await verifyAsync(verifier, token, [RESOURCE]);
     expect(v.clientId).toBe('admin-svc');
     expect([...v.scopes]).toEqual(['admin']);
     // The fixture is a real server: it refuses scopes the client is not registered for.
