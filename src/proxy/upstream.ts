@@ -198,12 +198,16 @@ function removeDeleteLengthPass(proxy: ProxyServer): void {
   }
 }
 
+// Node's TLS errors and OpenSSL's X.509 verification codes (UNABLE_TO_VERIFY_LEAF_SIGNATURE,
+// DEPTH_ZERO_SELF_SIGNED_CERT, CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID, …).
+const TLS_ERROR = /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_|CERT_|DEPTH_ZERO_|SELF_SIGNED_|EPROTO$)|CERT/;
+
 function errorKind(err: Error & { code?: string }, state: ForwardState): string {
   if (err instanceof BodyTooLarge) return 'body_too_large';
   if (state.timeoutKind !== undefined) return `${state.timeoutKind}_timeout`;
   const code = err.code ?? '';
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'EAI_AGAIN') return 'connect';
-  if (code.startsWith('ERR_TLS') || code.includes('CERT') || code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || code === 'SELF_SIGNED_CERT_IN_CHAIN') return 'tls';
+  if (TLS_ERROR.test(code)) return 'tls';
   if (code === 'ECONNRESET' || code === 'EPIPE') return 'reset';
   if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNABORTED') return 'client_abort';
   return 'other';
