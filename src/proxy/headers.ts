@@ -19,13 +19,17 @@ const PROTECTED = new Set(['host', 'content-length', 'transfer-encoding']);
 
 /** Fields that must appear at most once (RFC 9110 §5.3; Node silently keeps only the first). */
 const SINGLETONS = new Set(['host', 'authorization', 'content-length', 'transfer-encoding', 'x-request-id']);
+const SINGLETON_LENGTHS = new Set([...SINGLETONS].map((name) => name.length));
 
 /** Rejects a second Host/Authorization/Content-Length/Transfer-Encoding (request smuggling, confusion). */
 export function assertSingletonHeaders(req: IncomingMessage): void {
   const raw = req.rawHeaders;
   let seen: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
+    const rawName = raw[i]!;
+    // Cheap length filter first: lower-casing every header name would allocate per header.
+    if (!SINGLETON_LENGTHS.has(rawName.length)) continue;
+    const name = rawName.toLowerCase();
     if (!SINGLETONS.has(name)) continue;
     seen ??= new Set();
     if (seen.has(name)) throw new GatewayError('duplicate_header', { reason: `duplicate_${name}`, detail: `Duplicate ${name} header.` });

@@ -1,4 +1,5 @@
 import type { RouteConfig } from '../config/types.js';
+import { HTTP_METHODS } from '../config/defaults.js';
 import { GatewayError } from '../errors.js';
 
 /**
@@ -35,7 +36,8 @@ interface CompiledRoute {
   rank: number;
 }
 
-const DEFAULT_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+/** A route without `methods` allows these (never CONNECT or TRACE). */
+const DEFAULT_METHODS: readonly string[] = HTTP_METHODS;
 
 function compile(route: RouteConfig, order: number): CompiledRoute {
   const m = route.match;
