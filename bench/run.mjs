@@ -1,9 +1,10 @@
 // npm run bench: direct upstream vs a bare http-proxy-3 proxy vs tollgate (JWT route), one run,
 // same load generator (autocannon), same upstream. The proxy under test is pinned to CPU 0;
 // the upstream and the load generator share CPU 1 in every scenario (taskset, when present).
-// Environment: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 50), BENCH_WARMUP (s, default 3).
-import { execFileSync, fork, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// Environment: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 50), BENCH_WARMUP (s, default 3),
+// BENCH_ROUNDS (default 1; with more, the ratios printed are medians over rounds).
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
+const SETTLE_MS = 1000;
 const here = new URL('.', import.meta.url).pathname;
 const root = join(here, '..');
 
@@ -24,15 +27,29 @@ const hasTaskset = (() => {
     return false;
   }
 })();
-if (hasTaskset) execFileSync('taskset', ['-pc', '1', String(process.pid)], { stdio: 'ignore' });
+
+// Pinning must cover every thread (V8's GC and compiler threads start with the process), so each
+// process is started under `taskset -c N` rather than re-pinned by pid afterwards; the runner,
+// which hosts the load generator, re-executes itself that way once.
+if (hasTaskset && process.env.TOLLGATE_BENCH_PINNED !== '1') {
+  const child = spawn('taskset', ['-c', '1', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, TOLLGATE_BENCH_PINNED: '1' },
+  });
+  child.on('exit', (code) => process.exit(code ?? 1));
+} else {
+  await main();
+}
 
 function pinned(cpu, cmd, args, opts) {
   return hasTaskset ? spawn('taskset', ['-c', String(cpu), cmd, ...args], opts) : spawn(cmd, args, opts);
 }
 
-function forkPinned(cpu, script, env) {
-  const child = fork(join(here, script), [], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  if (hasTaskset) execFileSync('taskset', ['-pc', String(cpu), String(child.pid)], { stdio: 'ignore' });
+function startPinned(cpu, script, env) {
+  const child = pinned(cpu, process.execPath, [join(here, script)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
   return new Promise((resolve) => child.once('message', (m) => resolve({ child, port: m.port })));
 }
 
@@ -62,39 +79,60 @@ function load(url, headers) {
   });
 }
 
-async function measure(name, url, headers = {}) {
+/** User + system CPU time of a process, in ms (Linux /proc; undefined elsewhere). */
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks of 1/100 s
+  } catch {
+    return undefined;
+  }
+}
+
+async function measure(name, url, pid, headers = {}) {
   await new Promise((resolve, reject) =>
     autocannon({ url, connections: CONNECTIONS, duration: WARMUP, headers }, (err) => (err ? reject(err) : resolve())),
   );
+  const before = cpuMs(pid);
   const r = await load(url, headers);
+  const after = cpuMs(pid);
   const bad = r.non2xx + r.errors + r.timeouts;
-  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, total: r.requests.total, bad };
+  const cpuUs = before === undefined || after === undefined ? undefined : ((after - before) * 1000) / r.requests.total;
+  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, total: r.requests.total, bad, cpuUs };
 }
 
-const tmp = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
-const children = [];
-try {
-  const up = await forkPinned(1, 'upstream.mjs', {});
-  children.push(up.child);
-  const upstreamUrl = `http://127.0.0.1:${up.port}`;
+/** Stops a child and waits for it to exit. */
+function stop(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
 
-  const bare = await forkPinned(0, 'bare-proxy.mjs', { TARGET: upstreamUrl });
-  children.push(bare.child);
 
-  const { publicKey, privateKey } = await generateKeyPair('ES256');
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256', use: 'sig' };
-  writeFileSync(join(tmp, 'jwks.json'), JSON.stringify({ keys: [jwk] }));
-  const token = await new SignJWT({ client_id: 'bench-client', scope: 'bench:read' })
-    .setProtectedHeader({ alg: 'ES256', kid: 'bench', typ: 'at+jwt' })
-    .setIssuer('https://issuer.bench')
-    .setAudience('https://api.bench')
-    .setIssuedAt()
-    .setExpirationTime('1h')
-    .sign(privateKey);
-  const [pub, admin] = [await freePort(), await freePort()];
-  writeFileSync(
-    join(tmp, 'gateway.yaml'),
-    `version: 1
+async function main() {
+  const tmp = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
+  const children = [];
+  try {
+    const up = await startPinned(1, 'upstream.mjs', {});
+    children.push(up.child);
+    const upstreamUrl = `http://127.0.0.1:${up.port}`;
+
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256', use: 'sig' };
+    writeFileSync(join(tmp, 'jwks.json'), JSON.stringify({ keys: [jwk] }));
+    const token = await new SignJWT({ client_id: 'bench-client', scope: 'bench:read' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'bench', typ: 'at+jwt' })
+      .setIssuer('https://issuer.bench')
+      .setAudience('https://api.bench')
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(privateKey);
+    const [pub, admin] = [await freePort(), await freePort()];
+    writeFileSync(
+      join(tmp, 'gateway.yaml'),
+      `version: 1
 server:
   public: { host: 127.0.0.1, port: ${pub} }
   admin: { host: 127.0.0.1, port: ${admin} }
@@ -115,38 +153,74 @@ routes:
     auth: { issuer: bench, scopes: [bench:read] }
     risk: low
 `,
-  );
-  // Logs go to /dev/null: the access log is still produced and serialised, as in production.
-  const gw = pinned(0, process.execPath, [join(root, 'dist/cli.js'), 'start', '--config', join(tmp, 'gateway.yaml')], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  children.push(gw);
-  await waitReady(`http://127.0.0.1:${admin}/readyz`);
-  const check = await fetch(`http://127.0.0.1:${pub}/v1/items/42`, { headers: { authorization: `Bearer ${token}` } });
-  if (check.status !== 200) throw new Error(`tollgate smoke request failed: ${check.status}`);
+    );
 
-  console.log(`tollgate bench: ${DURATION}s per scenario after ${WARMUP}s warm-up, ${CONNECTIONS} connections, autocannon; ` +
-    (hasTaskset ? 'proxy on CPU 0, upstream + load generator on CPU 1' : 'no CPU pinning (taskset unavailable)') + `; node ${process.version}`);
-  const results = [];
-  results.push(await measure('direct upstream', `${upstreamUrl}/v1/items/42`));
-  results.push(await measure('bare http-proxy-3', `http://127.0.0.1:${bare.port}/v1/items/42`));
-  results.push(await measure('tollgate (JWT route)', `http://127.0.0.1:${pub}/v1/items/42`, { authorization: `Bearer ${token}` }));
+    // Each proxy is started right before its own scenario and stopped after it, so both get the
+    // same timeline (start, settle, warm up, measure). A proxy left idle for tens of seconds
+    // before its load behaves differently (see the README), and that must not favour either.
+    const scenarios = [
+      { name: 'direct upstream', run: () => measure('direct upstream', `${upstreamUrl}/v1/items/42`, up.child.pid) },
+      {
+        name: 'bare http-proxy-3',
+        run: async () => {
+          const bare = await startPinned(0, 'bare-proxy.mjs', { TARGET: upstreamUrl });
+          children.push(bare.child);
+          await new Promise((r) => setTimeout(r, SETTLE_MS));
+          try {
+            return await measure('bare http-proxy-3', `http://127.0.0.1:${bare.port}/v1/items/42`, bare.child.pid);
+          } finally {
+            await stop(bare.child);
+          }
+        },
+      },
+      {
+        name: 'tollgate (JWT route)',
+        run: async () => {
+          // Logs go to /dev/null: the access log is still produced and serialised, as in production.
+          const gw = pinned(0, process.execPath, [join(root, 'dist/cli.js'), 'start', '--config', join(tmp, 'gateway.yaml')], {
+            stdio: ['ignore', 'ignore', 'inherit'],
+          });
+          children.push(gw);
+          await waitReady(`http://127.0.0.1:${admin}/readyz`);
+          await new Promise((r) => setTimeout(r, SETTLE_MS));
+          const check = await fetch(`http://127.0.0.1:${pub}/v1/items/42`, { headers: { authorization: `Bearer ${token}` } });
+          if (check.status !== 200) throw new Error(`tollgate smoke request failed: ${check.status}`);
+          try {
+            return await measure('tollgate (JWT route)', `http://127.0.0.1:${pub}/v1/items/42`, gw.pid, { authorization: `Bearer ${token}` });
+          } finally {
+            await stop(gw);
+          }
+        },
+      },
+    ];
 
-  console.log('');
-  console.log('scenario                 req/s      p50 ms  p99 ms  requests  non-2xx/errors');
-  for (const r of results) {
-    console.log(`${r.name.padEnd(24)} ${r.rps.toFixed(0).padStart(8)}  ${String(r.p50).padStart(6)}  ${String(r.p99).padStart(6)}  ${String(r.total).padStart(8)}  ${r.bad}`);
+    console.log(`tollgate bench: ${ROUNDS} round(s), ${DURATION}s per scenario after ${WARMUP}s warm-up, ${CONNECTIONS} connections, autocannon; ` +
+      (hasTaskset ? 'proxy on CPU 0, upstream + load generator on CPU 1' : 'no CPU pinning (taskset unavailable)') + `; node ${process.version}`);
+    const rounds = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const results = [];
+      for (const sc of scenarios) results.push(await sc.run());
+      rounds.push(results);
+      console.log('');
+      if (ROUNDS > 1) console.log(`round ${round + 1}`);
+      console.log('scenario                 req/s      p50 ms  p99 ms  requests  non-2xx/errors  server CPU µs/req');
+      for (const r of results) {
+        const cpu = r.cpuUs === undefined ? 'n/a' : r.cpuUs.toFixed(0);
+        console.log(`${r.name.padEnd(24)} ${r.rps.toFixed(0).padStart(8)}  ${String(r.p50).padStart(6)}  ${String(r.p99).padStart(6)}  ${String(r.total).padStart(8)}  ${String(r.bad).padStart(14)}  ${cpu.padStart(17)}`);
+      }
+    }
+    const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const ratio = (i, j) => median(rounds.map((r) => r[i].rps / r[j].rps));
+    console.log('');
+    console.log(`ratio tollgate / bare proxy (req/s): ${ratio(2, 1).toFixed(3)}   (goal >= 0.60)${ROUNDS > 1 ? '  median of rounds' : ''}`);
+    console.log(`ratio bare proxy / direct (req/s):   ${ratio(1, 0).toFixed(3)}`);
+    console.log(`ratio tollgate / direct (req/s):     ${ratio(2, 0).toFixed(3)}`);
+    if (rounds.some((results) => results.some((r) => r.bad > 0))) {
+      console.log('some scenario had non-2xx responses or errors: figures are not comparable');
+      process.exitCode = 1;
+    }
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    rmSync(tmp, { recursive: true, force: true });
   }
-  const [direct, bareR, tg] = results;
-  console.log('');
-  console.log(`ratio tollgate / bare proxy (req/s): ${(tg.rps / bareR.rps).toFixed(3)}   (goal >= 0.60)`);
-  console.log(`ratio bare proxy / direct (req/s):   ${(bareR.rps / direct.rps).toFixed(3)}`);
-  console.log(`ratio tollgate / direct (req/s):     ${(tg.rps / direct.rps).toFixed(3)}`);
-  if (results.some((r) => r.bad > 0)) {
-    console.log('some scenario had non-2xx responses or errors: figures are not comparable');
-    process.exitCode = 1;
-  }
-} finally {
-  for (const c of children) c.kill('SIGTERM');
-  rmSync(tmp, { recursive: true, force: true });
 }

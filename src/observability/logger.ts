@@ -54,7 +54,7 @@ export interface BufferedStdout {
  * accumulated string.
  */
 export function createBufferedStdout(opts: { batchBytes?: number; flushEveryMs?: number } = {}): BufferedStdout {
-  const sink = pino.destination({ dest: 1, sync: false });
+  const sink = pino.destination({ dest: 1, sync: true });
   const limit = opts.batchBytes ?? 16_384;
   let parts: string[] = [];
   let size = 0;

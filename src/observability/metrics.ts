@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { HotCounter, HotHistogram, type CounterSeries, type HistogramSeries } from './hot-metrics.js';
 
 /**
  * All gateway metrics on one injected registry (never prom-client's global one), so tests and
@@ -7,9 +8,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  */
 export interface GatewayMetrics {
   readonly registry: Registry;
-  readonly requests: Counter<'route' | 'method' | 'status_class'>;
-  readonly requestDuration: Histogram<'route'>;
-  readonly upstreamDuration: Histogram<'route' | 'upstream'>;
+  /** Per-request series (route, method, status_class): use `recordRequest`, not these, on the hot path. */
+  readonly requests: HotCounter;
+  readonly requestDuration: HotHistogram;
+  readonly upstreamDuration: HotHistogram;
   readonly upstreamErrors: Counter<'upstream' | 'kind'>;
   readonly tokenRejections: Counter<'issuer' | 'reason'>;
   readonly jwksFetches: Counter<'issuer' | 'result'>;
@@ -26,26 +28,26 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): GatewayM
   const registers = [registry];
   return {
     registry,
-    requests: new Counter({
-      name: 'tollgate_requests_total',
-      help: 'Requests handled, by route id (or "none"), method and status class.',
-      labelNames: ['route', 'method', 'status_class'],
-      registers,
-    }),
-    requestDuration: new Histogram({
-      name: 'tollgate_request_duration_seconds',
-      help: 'Total time from request arrival to response end.',
-      labelNames: ['route'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    }),
-    upstreamDuration: new Histogram({
-      name: 'tollgate_upstream_duration_seconds',
-      help: 'Time from sending the upstream request to its response headers.',
-      labelNames: ['route', 'upstream'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    }),
+    requests: new HotCounter(
+      'tollgate_requests_total',
+      'Requests handled, by route id (or "none"), method and status class.',
+      ['route', 'method', 'status_class'],
+      registry,
+    ),
+    requestDuration: new HotHistogram(
+      'tollgate_request_duration_seconds',
+      'Total time from request arrival to response end.',
+      ['route'],
+      LATENCY_BUCKETS,
+      registry,
+    ),
+    upstreamDuration: new HotHistogram(
+      'tollgate_upstream_duration_seconds',
+      'Time from sending the upstream request to its response headers.',
+      ['route', 'upstream'],
+      LATENCY_BUCKETS,
+      registry,
+    ),
     upstreamErrors: new Counter({
       name: 'tollgate_upstream_errors_total',
       help: 'Upstream failures by upstream and kind (connect, timeout, reset, tls).',
@@ -81,5 +83,57 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): GatewayM
       help: 'Requests currently being handled.',
       registers,
     }),
+  };
+}
+
+const STATUS_CLASSES = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+interface RouteSeries {
+  duration: HistogramSeries;
+  upstream: HistogramSeries | undefined;
+  /** Indexed by method, then by status class index. */
+  requests: Map<string, Array<CounterSeries | undefined>>;
+}
+
+export type RequestRecorder = (
+  route: string,
+  upstream: string | undefined,
+  method: string,
+  status: number,
+  seconds: number,
+  upstreamSeconds: number | undefined,
+) => void;
+
+/**
+ * The per-request metrics update: series are looked up once per (route, upstream) and then
+ * updated as plain numbers (see hot-metrics.ts for why).
+ */
+export function createRequestRecorder(metrics: GatewayMetrics): RequestRecorder {
+  const byRoute = new Map<string, RouteSeries>();
+  return (route, upstream, method, status, seconds, upstreamSeconds) => {
+    const key = upstream === undefined ? route : `${route}\u0000${upstream}`;
+    let rs = byRoute.get(key);
+    if (rs === undefined) {
+      rs = {
+        duration: metrics.requestDuration.series({ route }),
+        upstream: upstream === undefined ? undefined : metrics.upstreamDuration.series({ route, upstream }),
+        requests: new Map(),
+      };
+      byRoute.set(key, rs);
+    }
+    const cls = status >= 100 && status < 600 ? Math.floor(status / 100) : 0;
+    let perMethod = rs.requests.get(method);
+    if (perMethod === undefined) {
+      perMethod = [];
+      rs.requests.set(method, perMethod);
+    }
+    let counter = perMethod[cls];
+    if (counter === undefined) {
+      counter = metrics.requests.series({ route, method, status_class: STATUS_CLASSES[cls]! });
+      perMethod[cls] = counter;
+    }
+    counter.inc();
+    rs.duration.observe(seconds);
+    if (upstreamSeconds !== undefined && rs.upstream !== undefined) rs.upstream.observe(upstreamSeconds);
   };
 }
