@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RawServerDefault } from 'fastify';
-import type { ServerResponse } from 'node:http';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/types.js';
-import { GatewayError } from './errors.js';
+import { GatewayError, toProblem } from './errors.js';
 import { createRequestRecorder, type GatewayMetrics } from './observability/metrics.js';
 import type { RequestContext, Stage } from './pipeline/context.js';
 import { Context } from './pipeline/request-context.js';
@@ -156,8 +155,7 @@ export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): 
 
   // CONNECT never reaches fastify (Node emits 'connect'); answer it instead of dropping the socket.
   publicApp.server.on('connect', (req: IncomingMessage, socket: Duplex) => {
-    const err = new GatewayError('method_not_allowed', { reason: 'connect' });
-    const body = JSON.stringify({ type: `urn:tollgate:error:${err.code}`, title: err.message, status: err.status, code: err.code, request_id: requestIdOf(req) });
+    const body = JSON.stringify(toProblem(new GatewayError('method_not_allowed', { reason: 'connect' }), requestIdOf(req)));
     socket.end(
       `HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );

@@ -51,7 +51,9 @@ export interface BufferedStdout {
  * to 16 KiB, at least every 250 ms, instead of one blocking write(2) per line, which cost about
  * as much as building the access-log line (measured with the benchmark's CPU profile). Batching
  * here rather than with SonicBoom's `minLength` avoids its per-line re-measuring of the
- * accumulated string.
+ * accumulated string. Each batch is written synchronously (pino's default for stdout): a slow
+ * log reader slows the gateway instead of growing an unbounded in-memory queue, and no write
+ * goes through libuv's thread pool.
  */
 export function createBufferedStdout(opts: { batchBytes?: number; flushEveryMs?: number } = {}): BufferedStdout {
   const sink = pino.destination({ dest: 1, sync: true });
@@ -72,7 +74,7 @@ export function createBufferedStdout(opts: { batchBytes?: number; flushEveryMs?:
     try {
       sink.flushSync();
     } catch {
-      // An async write still in flight owns the buffer; it completes on its own.
+      // Nothing left to flush, or stdout is gone: nothing more can be done at exit.
     }
   };
   process.once('exit', flush);
