@@ -22,17 +22,10 @@ function seriesKey(labelNames: readonly string[], labels: Labels): string {
   return key;
 }
 
-export class CounterSeries {
-  value = 0;
-  constructor(readonly labels: Labels) {}
-  inc(by = 1): void {
-    this.value += by;
-  }
-}
-
-export class HotCounter {
-  readonly type = 'counter';
-  readonly #series = new Map<string, CounterSeries>();
+/** Name, help, registration and the label-set → series map shared by both metric kinds. */
+abstract class HotMetric<S extends { readonly labels: Labels }> {
+  abstract readonly type: 'counter' | 'histogram';
+  protected readonly all = new Map<string, S>();
 
   constructor(
     readonly name: string,
@@ -43,25 +36,48 @@ export class HotCounter {
     registry.registerMetric(this as never);
   }
 
-  /** The series for these labels, created on first use; keep it and call `inc` on it. */
-  series(labels: Labels): CounterSeries {
+  /** The series for these labels, created on first use: keep it and update it directly. */
+  series(labels: Labels): S {
     const key = seriesKey(this.labelNames, labels);
-    let s = this.#series.get(key);
+    let s = this.all.get(key);
     if (s === undefined) {
-      s = new CounterSeries({ ...labels });
-      this.#series.set(key, s);
+      s = this.create({ ...labels });
+      this.all.set(key, s);
     }
     return s;
   }
 
+  protected abstract create(labels: Labels): S;
+  protected abstract values(): MetricValue[];
+
   get(): { name: string; help: string; type: string; values: MetricValue[]; aggregator: string } {
-    const values: MetricValue[] = [];
-    for (const s of this.#series.values()) values.push({ value: s.value, labels: { ...s.labels } });
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' };
+    return { name: this.name, help: this.help, type: this.type, values: this.values(), aggregator: 'sum' };
   }
 
   reset(): void {
-    this.#series.clear();
+    this.all.clear();
+  }
+}
+
+export class CounterSeries {
+  value = 0;
+  constructor(readonly labels: Labels) {}
+  inc(by = 1): void {
+    this.value += by;
+  }
+}
+
+export class HotCounter extends HotMetric<CounterSeries> {
+  readonly type = 'counter';
+
+  protected create(labels: Labels): CounterSeries {
+    return new CounterSeries(labels);
+  }
+
+  protected values(): MetricValue[] {
+    const values: MetricValue[] = [];
+    for (const s of this.all.values()) values.push({ value: s.value, labels: { ...s.labels } });
+    return values;
   }
 }
 
@@ -86,33 +102,26 @@ export class HistogramSeries {
   }
 }
 
-export class HotHistogram {
+export class HotHistogram extends HotMetric<HistogramSeries> {
   readonly type = 'histogram';
-  readonly #series = new Map<string, HistogramSeries>();
 
   constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly labelNames: readonly string[],
+    name: string,
+    help: string,
+    labelNames: readonly string[],
     readonly buckets: readonly number[],
     registry: Registry,
   ) {
-    registry.registerMetric(this as never);
+    super(name, help, labelNames, registry);
   }
 
-  series(labels: Labels): HistogramSeries {
-    const key = seriesKey(this.labelNames, labels);
-    let s = this.#series.get(key);
-    if (s === undefined) {
-      s = new HistogramSeries({ ...labels }, this.buckets);
-      this.#series.set(key, s);
-    }
-    return s;
+  protected create(labels: Labels): HistogramSeries {
+    return new HistogramSeries(labels, this.buckets);
   }
 
-  get(): { name: string; help: string; type: string; values: MetricValue[]; aggregator: string } {
+  protected values(): MetricValue[] {
     const values: MetricValue[] = [];
-    for (const s of this.#series.values()) {
+    for (const s of this.all.values()) {
       let cumulative = 0;
       for (let i = 0; i <= this.buckets.length; i++) {
         cumulative += s.counts[i]!;
@@ -122,10 +131,6 @@ export class HotHistogram {
       values.push({ value: s.sum, labels: { ...s.labels }, metricName: `${this.name}_sum` });
       values.push({ value: s.count, labels: { ...s.labels }, metricName: `${this.name}_count` });
     }
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' };
-  }
-
-  reset(): void {
-    this.#series.clear();
+    return values;
   }
 }
