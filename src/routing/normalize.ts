@@ -69,6 +69,7 @@ function normalizePath(raw: string): string {
   let copyFrom = 0; // start of the pending verbatim run in `raw`
   let changed = false;
   let prevSlash = false;
+  let nonAscii = false;
   const n = raw.length;
   for (let i = 0; i < n; i++) {
     const c = raw.charCodeAt(i);
@@ -82,6 +83,7 @@ function normalizePath(raw: string): string {
       out += raw.slice(copyFrom, i);
       if (v < 128 && UNRESERVED[v] === 1) out += String.fromCharCode(v);
       else out += '%' + HEX[h] + HEX[l];
+      if (v >= 128) nonAscii = true;
       copyFrom = i + 3;
       i += 2;
       changed = true;
@@ -103,6 +105,15 @@ function normalizePath(raw: string): string {
     if (c >= 128 || PCHAR[c] !== 1) reject('invalid_char');
   }
   const path = changed ? out + raw.slice(copyFrom) : raw;
+  // Escaped non-ASCII bytes must be well-formed UTF-8 (RFC 3629 §3): an overlong `%C0%AE` is a
+  // `.` to a lenient decoder downstream, so it is refused here rather than passed on.
+  if (nonAscii) {
+    try {
+      decodeURIComponent(path);
+    } catch {
+      reject('invalid_utf8');
+    }
+  }
   // Dot segments are checked after decoding, so `%2e%2e` and `.%2e` are caught too.
   if (path.includes('/.')) {
     for (const seg of path.split('/')) {

@@ -99,6 +99,7 @@ describe('path traps never reach a route the config did not mean', () => {
     '/public/%5c../admin/secret',
     '/public/%00/x',
     '/public/%zz',
+    '/public/%c0%ae%c0%ae/admin/secret',
   ])('%s → 400 problem, upstream untouched', async (target) => {
     const before = upstream.seen.length;
     const res = await rawRequest(gw.port, get(target));
