@@ -1,0 +1,28 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { buildExamplePolicy, exportsOf, load, readCString } from './helpers.js';
+
+describe('determinism', () => {
+  it('building twice produces byte-identical modules', () => {
+    const a = buildExamplePolicy();
+    const b = buildExamplePolicy();
+    expect(a.length).toBeGreaterThan(0);
+    expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
+    expect(createHash('sha256').update(a).digest('hex')).toBe(createHash('sha256').update(b).digest('hex'));
+  });
+
+  it('same input gives the same output bytes, regardless of key order', async () => {
+    const bytes = buildExamplePolicy();
+    const p = await load(bytes, '1.2');
+    const ex = exportsOf(p);
+    const dump = (json: string): string => {
+      const buf = new TextEncoder().encode(json);
+      const addr = ex.opa_malloc(buf.length);
+      new Uint8Array(p.mem.buffer).set(buf, addr);
+      return readCString(p.mem, ex.opa_json_dump(ex.opa_json_parse(addr, buf.length)));
+    };
+    const x = dump('{"b":[1,{"y":2,"x":1}],"a":"é"}');
+    expect(dump('{"a":"é","b":[1,{"x":1,"y":2}]}')).toBe(x);
+    expect(x).toBe('{"a":"é","b":[1,{"x":1,"y":2}]}');
+  });
+});
