@@ -196,7 +196,7 @@ export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): 
         logger.error({ event: 'config_reload', result: 'rejected', errors }, 'configuration reload rejected; keeping the active configuration');
         return { ok: false, errors };
       }
-      const rt = buildRuntime(next, deps);
+      const rt = buildRuntime(next, deps, current);
       await rt.start();
       const old = current;
       current = rt;

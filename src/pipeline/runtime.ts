@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { GatewayConfig } from '../config/types.js';
+import type { GatewayConfig, IssuerConfig } from '../config/types.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { createHeaderRewriter } from '../proxy/headers.js';
 import { createUpstreamProxy, type UpstreamProxy } from '../proxy/upstream.js';
@@ -12,6 +12,18 @@ import { createIssuerVerifier } from '../tokens/verify.js';
 import type { Stage } from './context.js';
 
 /**
+ * Key sources outlive a reload when their issuer's configuration did not change, so a reload
+ * during a JWKS outage keeps the cached keys (and the verified-token cache) instead of starting
+ * cold. Each verifier is reference-counted by the runtimes that use it.
+ */
+interface SharedVerifier {
+  verifier: IssuerVerifier;
+  /** Identity of the issuer configuration the verifier was built from. */
+  fingerprint: string;
+  users: number;
+}
+
+/**
  * Everything built from one validated configuration: the route table, the key sources, the
  * upstream pools and the ordered stage list. A reload builds a new Runtime and swaps one
  * reference; requests keep the Runtime they started with, so none is dropped or sees a mix.
@@ -21,6 +33,8 @@ export interface Runtime {
   /** The request pipeline, in order. This list is the one place the order is defined. */
   readonly stages: readonly Stage[];
   readonly verifiers: ReadonlyMap<string, IssuerVerifier>;
+  /** Verifiers with their use counts, for the next reload to carry over. */
+  readonly shared: ReadonlyMap<string, SharedVerifier>;
   /** Requests currently running on this runtime. */
   inFlight: number;
   /** Key sources loaded and ready to verify. */
@@ -35,17 +49,38 @@ export interface RuntimeDeps {
   now?: () => number;
 }
 
-export function buildRuntime(config: GatewayConfig, deps: RuntimeDeps): Runtime {
+function fingerprint(issuer: IssuerConfig): string {
+  const { resolvedSecret, ...rest } = issuer;
+  // The secret's bytes take part in the identity but are only ever compared, never logged.
+  return JSON.stringify([rest, resolvedSecret === undefined ? null : Buffer.from(resolvedSecret).toString('base64')]);
+}
+
+export function buildRuntime(config: GatewayConfig, deps: RuntimeDeps, previous?: Runtime): Runtime {
+  const shared = new Map<string, SharedVerifier>();
   const verifiers = new Map<string, IssuerVerifier>();
+  // Only verifiers built here need their first key fetch; carried ones are already running.
+  const created: IssuerVerifier[] = [];
   for (const issuer of Object.values(config.issuers)) {
-    verifiers.set(
-      issuer.name,
-      createIssuerVerifier(issuer, {
-        metrics: deps.metrics,
-        logger: deps.logger.child({ issuer: issuer.name }),
-        ...(deps.now !== undefined ? { now: deps.now } : {}),
-      }),
-    );
+    const fp = fingerprint(issuer);
+    const carried = previous?.shared.get(issuer.name);
+    let entry: SharedVerifier;
+    if (carried !== undefined && carried.fingerprint === fp) {
+      carried.users++;
+      entry = carried;
+    } else {
+      entry = {
+        fingerprint: fp,
+        users: 1,
+        verifier: createIssuerVerifier(issuer, {
+          metrics: deps.metrics,
+          logger: deps.logger.child({ issuer: issuer.name }),
+          ...(deps.now !== undefined ? { now: deps.now } : {}),
+        }),
+      };
+      created.push(entry.verifier);
+    }
+    shared.set(issuer.name, entry);
+    verifiers.set(issuer.name, entry.verifier);
   }
   const upstreams = new Map<string, UpstreamProxy>();
   for (const upstream of Object.values(config.upstreams)) {
@@ -62,17 +97,21 @@ export function buildRuntime(config: GatewayConfig, deps: RuntimeDeps): Runtime 
     createForwardStage(upstreams, createHeaderRewriter(config)),
   ];
 
+  let closed = false;
   return {
     config,
     stages,
     verifiers,
+    shared,
     inFlight: 0,
     ready: () => [...verifiers.values()].every((v) => v.ready()),
     async start() {
-      await Promise.all([...verifiers.values()].map((v) => v.start()));
+      await Promise.all(created.map((v) => v.start()));
     },
     close() {
-      for (const v of verifiers.values()) v.close();
+      if (closed) return;
+      closed = true;
+      for (const entry of shared.values()) if (--entry.users === 0) entry.verifier.close();
       for (const u of upstreams.values()) u.close();
     },
   };

@@ -15,6 +15,7 @@ const RESOURCE = 'https://orders.api.test';
 let as: AuthServer;
 let upstream: TestUpstream;
 let gw: TestGateway;
+let outageToken = '';
 
 const b64url = (s: string | Buffer) => Buffer.from(s).toString('base64url');
 
@@ -226,6 +227,7 @@ describe('tokens from a real authorization server', () => {
 describe('JWKS outage', () => {
   it('keeps verifying tokens with cached keys after the authorization server goes away', async () => {
     const t = await token('orders:read');
+    outageToken = t;
     expect((await call('/v1/orders/1', { authorization: `Bearer ${t}` })).status).toBe(200);
     await as.close();
     // The key set (cacheMaxAgeMs 500) goes stale and every refresh now fails.
@@ -235,6 +237,19 @@ describe('JWKS outage', () => {
     expect((await fetch(`${gw.adminUrl}/readyz`)).status).toBe(200);
     const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(/tollgate_jwks_fetches_total\{issuer="corp",result="error"\} [1-9]/);
+  });
+
+  it('a reload during the outage keeps the cached keys of issuers whose config did not change', async () => {
+    const before = gw.gateway.runtime.verifiers.get('corp');
+    const t = await token('orders:read').catch(() => undefined);
+    // The authorization server is down, so reuse a token issued before the outage.
+    expect(t).toBeUndefined();
+    const reload = await gw.gateway.reload();
+    expect(reload.ok).toBe(true);
+    expect(gw.gateway.runtime.verifiers.get('corp')).toBe(before);
+    expect((await fetch(`${gw.adminUrl}/readyz`)).status).toBe(200);
+    const r = await call('/v1/orders/3', { authorization: `Bearer ${outageToken}` });
+    expect(r.status).toBe(200);
   });
 
   it('no token or client secret appears in this gateway\'s logs', () => {
