@@ -3,7 +3,9 @@
 //
 //   node scripts/build-policy-runtime.mjs [--out <dir>]      (default: dist/policy/runtime)
 //
-// Writes <out>/example-policy.wasm (runtime + the hand-written spike policy). The build is
+// Writes <out>/runtime.wasm (the policy-agnostic runtime that src/policy/wasm/link.ts links
+// generated policies onto; shipped in dist/) and <out>/example-policy.wasm (runtime + the
+// hand-written spike policy, used by tests). `--runtime-only` / `--example-only` build one. The build is
 // deterministic: same sources + same assemblyscript version → same bytes (checked by
 // test/policy/wasm/determinism.test.ts). No debug info, no source map, no names that
 // embed absolute paths.
@@ -55,20 +57,33 @@ export async function compileEntry(entry) {
 }
 
 /**
- * Builds all runtime artifacts into outDir and returns their paths.
+ * Builds the runtime artifacts into outDir and returns their paths.
  * @param {string} outDir
+ * @param {{ runtime?: boolean, example?: boolean }} [which] default: both
  */
-export async function buildPolicyRuntime(outDir) {
+export async function buildPolicyRuntime(outDir, { runtime: withRuntime = true, example = true } = {}) {
   await mkdir(outDir, { recursive: true });
-  const bytes = await compileEntry("example-policy.ts");
-  const file = join(outDir, "example-policy.wasm");
-  await writeFile(file, bytes);
-  return { examplePolicy: file };
+  /** @type {Record<string, string>} */
+  const out = {};
+  if (withRuntime) {
+    const runtime = join(outDir, "runtime.wasm");
+    await writeFile(runtime, await compileEntry("runtime-entry.ts"));
+    out.runtime = runtime;
+  }
+  if (example) {
+    const file = join(outDir, "example-policy.wasm");
+    await writeFile(file, await compileEntry("example-policy.ts"));
+    out.examplePolicy = file;
+  }
+  return out;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const i = process.argv.indexOf("--out");
   const outDir = resolve(i > 0 && process.argv[i + 1] ? process.argv[i + 1] : join(root, "dist/policy/runtime"));
-  const out = await buildPolicyRuntime(outDir);
+  const out = await buildPolicyRuntime(outDir, {
+    runtime: !process.argv.includes("--example-only"),
+    example: !process.argv.includes("--runtime-only"),
+  });
   for (const f of Object.values(out)) console.log(`wrote ${relative(process.cwd(), f)}`);
 }

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { buildExamplePolicy, exportsOf, load, readCString } from './helpers.js';
+import { linkPolicy } from '../../../src/policy/wasm/link.js';
+import { examplePolicyInput } from './example-codegen.js';
+import { buildExamplePolicy, buildRuntime, exportsOf, load, readCString } from './helpers.js';
 
 describe('determinism', () => {
   it('building twice produces byte-identical modules', () => {
@@ -9,6 +11,16 @@ describe('determinism', () => {
     expect(a.length).toBeGreaterThan(0);
     expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
     expect(createHash('sha256').update(a).digest('hex')).toBe(createHash('sha256').update(b).digest('hex'));
+  });
+
+  it('runtime.wasm builds byte-identically, and linking the same policy onto it gives the same bytes', () => {
+    const r1 = buildRuntime();
+    const r2 = buildRuntime();
+    expect(Buffer.from(r1).equals(Buffer.from(r2))).toBe(true);
+    const a = linkPolicy(r1, examplePolicyInput());
+    const b = linkPolicy(r2, examplePolicyInput());
+    expect(a.length).toBeGreaterThan(r1.length);
+    expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
   });
 
   it('same input gives the same output bytes, regardless of key order', async () => {

@@ -6,14 +6,23 @@ import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 
-/** Runs scripts/build-policy-runtime.mjs into a fresh temp dir and returns the spike module bytes. */
-export function buildExamplePolicy(): Uint8Array {
+function build(flag: string, file: string): Uint8Array {
   const out = mkdtempSync(join(tmpdir(), 'tollgate-wasm-'));
-  execFileSync(process.execPath, [join(ROOT, 'scripts/build-policy-runtime.mjs'), '--out', out], {
+  execFileSync(process.execPath, [join(ROOT, 'scripts/build-policy-runtime.mjs'), '--out', out, flag], {
     cwd: ROOT,
     stdio: 'pipe',
   });
-  return new Uint8Array(readFileSync(join(out, 'example-policy.wasm')));
+  return new Uint8Array(readFileSync(join(out, file)));
+}
+
+/** Runs scripts/build-policy-runtime.mjs into a fresh temp dir and returns the spike module bytes. */
+export function buildExamplePolicy(): Uint8Array {
+  return build('--example-only', 'example-policy.wasm');
+}
+
+/** Same, for the policy-agnostic runtime.wasm that src/policy/wasm/link.ts links onto. */
+export function buildRuntime(): Uint8Array {
+  return build('--runtime-only', 'runtime.wasm');
 }
 
 export type AbiPath = '1.1' | '1.2';

@@ -15,7 +15,7 @@ import {
   tg_abort, tg_array, tg_array_push, tg_bool, tg_compare, tg_ctx_data, tg_ctx_entrypoint,
   tg_ctx_input, tg_ctx_set_result, tg_elem, tg_eval_begin, tg_eval_end, tg_get, tg_len,
   tg_object_value_at, tg_result_set, tg_set, tg_set_add, tg_string_lit, tg_type, opa_json_parse,
-  opa_malloc, T_ARRAY, T_OBJECT, T_SET,
+  opa_malloc, opa_builtin2, T_ARRAY, T_OBJECT, T_SET,
 } from "./runtime";
 
 // ABI surface: everything the SDK (and OPA's other SDKs) look for.
@@ -28,9 +28,6 @@ export {
 
 export const opa_wasm_abi_version: i32 = 1;
 export const opa_wasm_abi_minor_version: i32 = 2;
-
-@external("env", "opa_builtin2")
-declare function opa_builtin2(id: i32, ctx: usize, a: usize, b: usize): usize;
 
 // ---- constants (the compiler will emit these pre-laid-out in a data segment instead)
 const K_USER = tg_string_lit("user");

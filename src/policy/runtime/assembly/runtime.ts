@@ -14,7 +14,23 @@ import { dtoa_buffered } from "util/number";
 // ---------------------------------------------------------------- host imports (OPA ABI)
 
 @external("env", "opa_abort")
-declare function opa_abort(addr: usize): void;
+export declare function opa_abort(addr: usize): void;
+
+// The rest of OPA's host imports. Declared here (not in generated code) so that the prebuilt
+// runtime.wasm imports all of them up front: imports cannot be added at link time without
+// renumbering every function. runtime-entry.ts references each one so asc keeps them.
+@external("env", "opa_println")
+export declare function opa_println(addr: usize): void;
+@external("env", "opa_builtin0")
+export declare function opa_builtin0(id: i32, ctx: usize): usize;
+@external("env", "opa_builtin1")
+export declare function opa_builtin1(id: i32, ctx: usize, a: usize): usize;
+@external("env", "opa_builtin2")
+export declare function opa_builtin2(id: i32, ctx: usize, a: usize, b: usize): usize;
+@external("env", "opa_builtin3")
+export declare function opa_builtin3(id: i32, ctx: usize, a: usize, b: usize, c: usize): usize;
+@external("env", "opa_builtin4")
+export declare function opa_builtin4(id: i32, ctx: usize, a: usize, b: usize, c: usize, d: usize): usize;
 
 // ---------------------------------------------------------------- value layout
 //
@@ -75,6 +91,20 @@ export function opa_heap_ptr_get(): usize {
 
 export function opa_heap_ptr_set(p: usize): void {
   heapPtr = p;
+}
+
+/**
+ * First free address after the runtime's static data. The linker (src/policy/wasm/link.ts)
+ * reads this global's constant initializer to place the policy's constants above it.
+ */
+export const tg_heap_base: usize = (__heap_base + 7) & ~(<usize>7);
+
+/**
+ * Sets the initial heap pointer. Called once by the linker-generated start function with the
+ * first address above the policy's constants, before the SDK takes its base heap checkpoint.
+ */
+export function tg_heap_init(p: usize): void {
+  heapPtr = (p + 7) & ~(<usize>7);
 }
 
 /** Abort with an ASCII message (copied to the heap, NUL-terminated) through env.opa_abort. */
@@ -923,8 +953,13 @@ export function tg_ctx_set_result(c: usize, rs: usize): void {
   store<u32>(c, <u32>rs, 12);
 }
 
-// Allocated by the start function, i.e. below the SDK's base heap pointer: survives resets.
-let K_RESULT: usize = 0;
+// The key "result": a static string value (data segment), so the runtime allocates nothing at
+// start. Only the two pointer fields are filled in by the start function (no heap use).
+const K_RESULT_BYTES: usize = memory.data<u8>([0x72, 0x65, 0x73, 0x75, 0x6c, 0x74]);
+const K_RESULT: usize = memory.data(16, 8);
+store<u32>(K_RESULT, T_STRING);
+store<u32>(K_RESULT, <u32>K_RESULT_BYTES, 4);
+store<u32>(K_RESULT, 6, 8);
 
 /** Result set for one entrypoint value: [] when undefined, else [{"result": v}]. */
 export function tg_result_set(v: usize): usize {
@@ -935,7 +970,6 @@ export function tg_result_set(v: usize): usize {
   tg_set_add(rs, o);
   return rs;
 }
-K_RESULT = tg_string_lit("result");
 
 // ---------------------------------------------------------------- opa_eval (ABI 1.2) halves
 
