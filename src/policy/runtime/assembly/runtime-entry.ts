@@ -39,3 +39,26 @@ export function tg_keep_imports(sel: i32, p: usize): usize {
     default: return opa_builtin4(0, p, p, p, p, p);
   }
 }
+
+// In-module built-ins (DESIGN.md §5): tg_bi_<name>(args…) → value | 0 (undefined). Dots in OPA's
+// names become underscores (numbers.range → tg_bi_numbers_range). See builtins/*.ts.
+export {
+  tg_bi_count, tg_bi_sum, tg_bi_product, tg_bi_max, tg_bi_min, tg_bi_sort,
+  tg_bi_abs, tg_bi_round, tg_bi_ceil, tg_bi_floor,
+  tg_bi_plus, tg_bi_minus, tg_bi_mul, tg_bi_div, tg_bi_rem, tg_bi_or, tg_bi_and,
+  tg_bi_numbers_range, tg_bi_union, tg_bi_intersection,
+} from "./builtins/numbers";
+export {
+  tg_bi_concat, tg_bi_contains, tg_bi_startswith, tg_bi_endswith, tg_bi_lower, tg_bi_upper, tg_bi_split,
+  tg_bi_replace, tg_bi_strings_replace_n, tg_bi_trim, tg_bi_trim_left, tg_bi_trim_right, tg_bi_trim_prefix,
+  tg_bi_trim_suffix, tg_bi_trim_space, tg_bi_indexof, tg_bi_substring, tg_bi_format_int, tg_bi_to_number,
+} from "./builtins/strings";
+export {
+  tg_bi_array_concat, tg_bi_array_slice, tg_bi_object_get, tg_bi_object_keys, tg_bi_object_remove,
+  tg_bi_object_filter, tg_bi_object_union, tg_bi_is_null, tg_bi_is_boolean, tg_bi_is_number, tg_bi_is_string,
+  tg_bi_is_array, tg_bi_is_object, tg_bi_is_set, tg_bi_type_name,
+} from "./builtins/collections";
+export {
+  tg_bi_base64_encode, tg_bi_base64_decode, tg_bi_base64url_encode, tg_bi_base64url_encode_no_pad,
+  tg_bi_base64url_decode, tg_bi_json_marshal, tg_bi_json_unmarshal, tg_bi_units_parse_bytes, tg_bi_semver_compare,
+} from "./builtins/encoding";

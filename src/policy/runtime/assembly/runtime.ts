@@ -53,7 +53,7 @@ export const T_ARRAY: u8 = 5;
 export const T_OBJECT: u8 = 6;
 export const T_SET: u8 = 7;
 
-const N_INT: u8 = 0;
+export const N_INT: u8 = 0;
 const N_FLOAT: u8 = 1;
 const N_RAW: u8 = 2;
 
@@ -289,7 +289,7 @@ export function tg_get(v: usize, k: usize): usize {
 
 // ---------------------------------------------------------------- comparison (OPA order)
 
-function numAsF64(v: usize): f64 {
+export function numAsF64(v: usize): f64 {
   return load<u8>(v, 1) == N_INT ? <f64>load<i64>(v, 8) : load<f64>(v, 8);
 }
 
@@ -369,7 +369,7 @@ export function tg_equal(a: usize, b: usize): bool {
 // ---------------------------------------------------------------- sorting (stable merge sort)
 
 /** Sorts `len` records of `stride` u32 words at `base` by the value pointer in word 0. */
-function mergeSort(base: usize, len: u32, stride: u32): void {
+export function mergeSort(base: usize, len: u32, stride: u32): void {
   if (len < 2) return;
   const rec: usize = <usize>stride << 2;
   // insertion sort for small inputs
