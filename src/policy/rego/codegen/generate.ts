@@ -1,0 +1,896 @@
+/**
+ * First code generator: checked Rego program (check/index.ts `Program`) → generated functions + constants for
+ * `linkPolicy` (src/policy/wasm/DESIGN.md §3). Core subset only; anything else throws {@link UnsupportedError}
+ * naming the construct (never a silently different result).
+ *
+ * Evaluation is compiled in continuation-passing style onto wasm structured control flow: every term/expression
+ * generator takes a continuation `k` that emits the code for "the rest of the body", so iteration (`xs[i]`,
+ * `some x in xs`) becomes a loop whose per-iteration block contains the continuation, and failure is a `br` to the
+ * innermost failure label (the current iteration's block, or the end of the body).
+ */
+import type { Body, Expr, Location, RefTerm, Rule, Term } from '../syntax/ast.js';
+import type { Program, RuleGroup } from '../check/index.js';
+import { Code, type GeneratedFunction } from '../../wasm/emit.js';
+import type { Constant, ConstValue, LinkInput } from '../../wasm/link.js';
+
+export const REGO_UNSUPPORTED_ERROR = 'rego_unsupported_error';
+
+export class UnsupportedError extends Error {
+  constructor(readonly construct: string, readonly location: Location | undefined) {
+    super(`unsupported: ${construct}`);
+  }
+}
+
+const T_ARRAY = 5;
+const T_OBJECT = 6;
+const INPUT = 0;
+const DATA = 1;
+
+const COMPARE: Record<string, 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge'> = {
+  equal: 'eq', neq: 'ne', lt: 'lt', lte: 'le', gt: 'gt', gte: 'ge',
+};
+
+const MSG_RULE_CONFLICT = 'eval_conflict_error: complete rules must not produce multiple outputs';
+const MSG_FN_CONFLICT = 'eval_conflict_error: functions must not produce multiple outputs for same inputs';
+const MSG_OBJ_CONFLICT = 'eval_conflict_error: object keys must be unique';
+
+type K = () => void;
+type KV = (local: number) => void;
+
+/** Compile-time value of a ground term, or undefined when it is not ground. */
+function constOf(t: Term): ConstValue | undefined {
+  switch (t.type) {
+    case 'null': return null;
+    case 'boolean': return t.value;
+    case 'string': return t.value;
+    case 'number': return numberConst(t.text);
+    case 'array': {
+      const items = t.items.map(constOf);
+      return items.every((x) => x !== undefined) ? { array: items as ConstValue[] } : undefined;
+    }
+    case 'set': {
+      const items = t.items.map(constOf);
+      return items.every((x) => x !== undefined) ? { set: items as ConstValue[] } : undefined;
+    }
+    case 'object': {
+      const pairs: [ConstValue, ConstValue][] = [];
+      for (const e of t.entries) {
+        const k = constOf(e.key);
+        const v = constOf(e.value);
+        if (k === undefined || v === undefined) return undefined;
+        pairs.push([k, v]);
+      }
+      return { object: pairs };
+    }
+    default: return undefined;
+  }
+}
+
+function numberConst(text: string): ConstValue {
+  if (/^-?\d+$/.test(text)) return BigInt(text);
+  const n = Number(text);
+  if (!Number.isFinite(n)) throw new UnsupportedError(`number literal ${text} (out of float range)`, undefined);
+  return n;
+}
+
+export interface GenerateResult extends LinkInput {}
+
+/** Generates the link input for `entrypoints` (slash paths such as `test/p`); `packages`: dotted package paths (`data.a.b`). */
+export function generate(program: Program, entrypoints: string[], packages: string[] = []): GenerateResult {
+  return new Generator(program, packages).run(entrypoints);
+}
+
+class Generator {
+  readonly constants: Constant[] = [];
+  private readonly constIndex = new Map<string, number>();
+  private readonly ruleFns = new Map<string, string>();
+  private readonly queue: RuleGroup[] = [];
+  private readonly functions: GeneratedFunction[] = [];
+  /** Sorted group paths, to detect refs to virtual-document prefixes. */
+  private readonly groupPaths: string[];
+
+  constructor(readonly program: Program, readonly packages: string[]) {
+    this.groupPaths = program.groups.map((g) => g.path);
+  }
+
+  konst(c: Constant): number {
+    const key = JSON.stringify(c, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) + (typeof c === 'number' ? 'f' : '');
+    let i = this.constIndex.get(key);
+    if (i === undefined) {
+      i = this.constants.push(c) - 1;
+      this.constIndex.set(key, i);
+    }
+    return i;
+  }
+
+  ruleFn(g: RuleGroup): string {
+    let name = this.ruleFns.get(g.path);
+    if (name === undefined) {
+      name = `rule_${this.ruleFns.size}`;
+      this.ruleFns.set(g.path, name);
+      this.queue.push(g);
+    }
+    return name;
+  }
+
+  /** Whether some rule group lives strictly below `path`. */
+  hasGroupsBelow(path: string): boolean {
+    const pre = `${path}.`;
+    return this.groupPaths.some((p) => p.startsWith(pre));
+  }
+
+  run(entrypoints: string[]): GenerateResult {
+    const eps: GeneratedFunction[] = [];
+    entrypoints.forEach((ep, idx) => {
+      const parts = ep.split('/').filter((s) => s !== '');
+      const loc: Location = { file: '<entrypoint>', row: 1, col: 1 };
+      const ref: RefTerm = {
+        type: 'ref', location: loc,
+        terms: [{ type: 'var', name: 'data', location: loc }, ...parts.map((p) => ({ type: 'string' as const, value: p, location: loc }))],
+      };
+      const f = new FnGen(this, `entrypoint_${idx}`, 2);
+      f.c.block();
+      f.depth++;
+      f.failTarget = f.depth;
+      f.term(ref, (v) => { f.c.local_get(v).return_(); });
+      f.close();
+      f.c.i32_const(0);
+      eps.push(f.finish());
+    });
+    while (this.queue.length > 0) {
+      const g = this.queue.shift() as RuleGroup;
+      this.functions.push(this.genGroup(g));
+    }
+    const msgBadEp = this.konst({ cstring: 'invalid entrypoint id' });
+    const dispatch = new Code();
+    for (let k = 0; k <= eps.length; k++) dispatch.block();
+    dispatch.local_get(0).br_table(eps.map((_, k) => k), eps.length).end();
+    for (const e of eps) dispatch.local_get(1).local_get(2).call(e.name).return_().end();
+    dispatch.constAddr(msgBadEp).call('opa_abort').unreachable();
+    return {
+      functions: [...eps, ...this.functions, { name: 'dispatch', params: ['i32', 'i32', 'i32'], results: ['i32'], locals: [], code: dispatch }],
+      constants: this.constants,
+      entrypoints,
+      builtins: [],
+    };
+  }
+
+  private genGroup(g: RuleGroup): GeneratedFunction {
+    const name = this.ruleFns.get(g.path) as string;
+    const arity = g.kind === 'function' ? g.arity ?? 0 : 0;
+    const f = new FnGen(this, name, 2 + arity);
+    const res = f.local();
+    if (g.kind === 'complete' || g.kind === 'function') {
+      const MSG_CONFLICT = g.kind === 'function' ? MSG_FN_CONFLICT : MSG_RULE_CONFLICT;
+      f.c.i32_const(0).local_set(res);
+      for (const r of g.rules) {
+        if (r.else) {
+          const chain = f.local();
+          f.c.i32_const(0).local_set(chain);
+          let firstInChain = true;
+          for (let x: Rule | undefined = r; x; x = x.else) {
+            if (!firstInChain) { f.open(); f.c.local_get(chain); f.brIf(f.depth); }
+            const cur = x;
+            f.ruleBody(cur, () => f.term(valueOf(cur), (v) => f.merge(chain, v, MSG_CONFLICT)), r.head.args);
+            if (!firstInChain) f.close();
+            firstInChain = false;
+          }
+          f.open();
+          f.c.local_get(chain).i32_eqz();
+          f.brIf(f.depth);
+          f.merge(res, chain, MSG_CONFLICT);
+          f.close();
+        } else {
+          f.ruleBody(r, () => f.term(valueOf(r), (v) => f.merge(res, v, MSG_CONFLICT)));
+        }
+      }
+      if (g.default) {
+        const d = g.default;
+        if (d.else) throw new UnsupportedError('default rule with else', d.location);
+        const cv = constOf(valueOf(d));
+        if (cv !== undefined) f.c.local_get(res).i32_eqz().if_().constAddr(this.konst(cv)).local_set(res).end();
+        else {
+          // e.g. a comprehension: evaluated only when no other rule produced a value
+          const skip = f.open();
+          f.c.local_get(res);
+          f.brIf(skip);
+          f.ruleBody({ ...d, body: [] }, () => f.term(valueOf(d), (v) => { f.c.local_get(v).local_set(res); }));
+          f.close();
+        }
+      }
+    } else if (g.kind === 'partial-set') {
+      f.c.i32_const(0).call('tg_set').local_set(res);
+      for (const r of g.rules) {
+        if (r.else) throw new UnsupportedError('else on a partial set rule', r.location);
+        const key = r.head.key;
+        if (!key || r.head.ref.length !== g.path.split('.').length) throw new UnsupportedError('partial set rule with a ref head', r.location);
+        f.ruleBody(r, () => f.term(key, (v) => { f.c.local_get(res).local_get(v).call('tg_set_add'); }));
+      }
+    } else {
+      f.c.i32_const(0).call('tg_object').local_set(res);
+      const depth = g.path.split('.').length;
+      for (const r of g.rules) {
+        if (r.else) throw new UnsupportedError('else on a partial object rule', r.location);
+        if (r.head.ref.length !== depth + 1) throw new UnsupportedError('ref-head rule with several variable parts', r.location);
+        const keyT = r.head.ref[depth] as Term;
+        const valT = valueOf(r);
+        f.ruleBody(r, () => f.term(keyT, (k) => f.term(valT, (v) => {
+          const old = f.local();
+          f.c.local_get(res).local_get(k).call('tg_get').local_tee(old)
+            .if_().local_get(old).local_get(v).call('tg_equal').i32_eqz()
+            .if_().constAddr(this.konst({ cstring: MSG_OBJ_CONFLICT })).call('opa_abort').unreachable().end()
+            .else_().local_get(res).local_get(k).local_get(v).call('tg_object_insert').end();
+        })));
+      }
+    }
+    f.c.local_get(res);
+    return f.finish();
+  }
+}
+
+function valueOf(r: Rule): Term {
+  if (!r.head.value) throw new UnsupportedError('rule without a value', r.location);
+  return r.head.value;
+}
+
+class FnGen {
+  readonly c = new Code();
+  depth = 0;
+  failTarget = 0;
+  private readonly locals: 'i32'[] = [];
+  vars = new Map<string, number>();
+  /** Locals holding the current input/data (params 0/1, or replacements made by `with`). */
+  inputL = INPUT;
+  dataL = DATA;
+
+  constructor(private readonly g: Generator, private readonly name: string, private readonly nparams: number) {}
+
+  local(): number {
+    this.locals.push('i32');
+    return this.nparams + this.locals.length - 1;
+  }
+
+  finish(): GeneratedFunction {
+    if (this.depth !== 0) throw new Error('codegen: unbalanced blocks');
+    return { name: this.name, params: Array(this.nparams).fill('i32'), results: ['i32'], locals: this.locals, code: this.c };
+  }
+
+  open(): number { this.c.block(); return ++this.depth; }
+  openLoop(): number { this.c.loop(); return ++this.depth; }
+  close(): void { this.c.end(); this.depth--; }
+  br(label: number): void { this.c.br(this.depth - label); }
+  brIf(label: number): void { this.c.br_if(this.depth - label); }
+  fail(): void { this.br(this.failTarget); }
+  failIf(): void { this.brIf(this.failTarget); }
+  /** Fails when the value on the stack is 0 (undefined), else stores it in `into`. */
+  setOrFail(into: number): void {
+    this.c.local_tee(into).i32_eqz();
+    this.failIf();
+  }
+
+  /** Runs `inner` with a fresh failure block; failure continues after the block. Var bindings are scoped. */
+  scoped(inner: K): void {
+    const saved = new Map(this.vars);
+    const savedFail = this.failTarget;
+    this.failTarget = this.open();
+    inner();
+    this.close();
+    this.failTarget = savedFail;
+    this.vars = saved;
+  }
+
+  ruleBody(r: Rule, k: K, headArgs?: Term[]): void {
+    this.vars = new Map();
+    const args = headArgs ?? r.head.args ?? [];
+    this.scoped(() => {
+      const step = (i: number): void => {
+        const a = args[i];
+        if (a) { this.unify(a, 2 + i, () => step(i + 1)); return; }
+        this.body(r.body, 0, k);
+      };
+      step(0);
+    });
+  }
+
+  /** Merges `v` into accumulator `acc` (0 = none yet); a different value aborts with `msg`. */
+  merge(acc: number, v: number, msg: string): void {
+    this.c.local_get(acc).i32_eqz()
+      .if_().local_get(v).local_set(acc)
+      .else_().local_get(acc).local_get(v).call('tg_equal').i32_eqz()
+      .if_().constAddr(this.g.konst({ cstring: msg })).call('opa_abort').unreachable().end()
+      .end();
+  }
+
+  body(b: Body, i: number, k: K): void {
+    const e = b[i];
+    if (!e) { k(); return; }
+    const saved = new Map(this.vars);
+    this.expr(e, () => this.body(b, i + 1, k));
+    this.vars = saved;
+  }
+
+  expr(e: Expr, k: K): void {
+    if (e.with.length > 0) { this.withExpr(e, 0, k); return; }
+    this.exprNoWith(e, k);
+  }
+
+  /** `expr with target as value …`: input/data replaced for this expression only (rule calls see it too). */
+  private withExpr(e: Expr, i: number, k: K): void {
+    const w = e.with[i];
+    if (!w) {
+      const [ci, cd] = [this.inputL, this.dataL];
+      const origI = this.withOrig?.[0] ?? ci, origD = this.withOrig?.[1] ?? cd;
+      const saved = this.withOrig;
+      this.withOrig = undefined;
+      this.exprNoWith(e, () => {
+        this.inputL = origI; this.dataL = origD;
+        k();
+        this.inputL = ci; this.dataL = cd;
+      });
+      this.withOrig = saved;
+      return;
+    }
+    const tgt = w.target;
+    const root = tgt.type === 'var' ? tgt : tgt.type === 'ref' ? tgt.terms[0] : undefined;
+    const parts: string[] = [];
+    if (tgt.type === 'ref') for (const p of tgt.terms.slice(1)) {
+      if (p.type !== 'string') throw new UnsupportedError('with target with a non-string path part', w.location);
+      parts.push(p.value);
+    }
+    if (root?.type !== 'var' || (root.name !== 'input' && root.name !== 'data')) throw new UnsupportedError('with on a function or built-in', w.location);
+    if (root.name === 'data') {
+      const prefix = ['data', ...parts].join('.');
+      const touches = this.g.program.groups.some((g) => g.path === prefix || g.path.startsWith(`${prefix}.`) || prefix.startsWith(`${g.path}.`))
+        || this.g.packages.some((p) => p === prefix || p.startsWith(`${prefix}.`));
+      if (touches) throw new UnsupportedError(`with on virtual document ${prefix}`, w.location);
+    }
+    this.term(w.value, (v) => {
+      const first = this.withOrig === undefined;
+      if (first) this.withOrig = [this.inputL, this.dataL];
+      const [ci, cd] = [this.inputL, this.dataL];
+      if (root.name === 'input') this.inputL = this.upsert(this.inputL, parts, v);
+      else this.dataL = this.upsert(this.dataL, parts, v);
+      this.withExpr(e, i + 1, k);
+      this.inputL = ci; this.dataL = cd;
+      if (first) this.withOrig = undefined;
+    });
+  }
+
+  private withOrig: [number, number] | undefined;
+
+  /** A copy of `cur` with `parts` set to `v` (non-objects along the path are replaced by objects). */
+  private upsert(cur: number, parts: string[], v: number): number {
+    const key = parts[0];
+    if (key === undefined) return v;
+    const res = this.local(), child = this.local(), n = this.local(), i = this.local();
+    this.c.local_get(cur).call('tg_type').i32_const(T_OBJECT).i32_eq().if_();
+    this.depth++;
+    this.c.local_get(cur).call('tg_len').local_tee(n).i32_const(1).i32_add().call('tg_object').local_set(res).i32_const(0).local_set(i);
+    const exit = this.open();
+    const loop = this.openLoop();
+    this.c.local_get(i).local_get(n).i32_ge_u();
+    this.brIf(exit);
+    this.c.local_get(res).local_get(cur).local_get(i).call('tg_elem').local_get(cur).local_get(i).call('tg_object_value_at').call('tg_object_insert');
+    this.c.local_get(i).i32_const(1).i32_add().local_set(i);
+    this.br(loop);
+    this.close();
+    this.close();
+    this.c.local_get(cur).constAddr(this.g.konst(key)).call('tg_get').local_set(child);
+    this.c.else_();
+    this.c.i32_const(1).call('tg_object').local_set(res).i32_const(0).local_set(child);
+    this.c.end();
+    this.depth--;
+    const nv = this.upsert(child, parts.slice(1), v);
+    this.c.local_get(res).constAddr(this.g.konst(key)).local_get(nv).call('tg_object_insert');
+    return res;
+  }
+
+  private exprNoWith(e: Expr, k: K): void {
+    if (e.negated) {
+      if (e.kind === 'some-vars' || e.kind === 'some-in' || e.kind === 'every') throw new UnsupportedError(`not ${e.kind}`, e.location);
+      const outerFail = this.failTarget;
+      this.scoped(() => this.exprPos(e, () => this.br(outerFail)));
+      k();
+      return;
+    }
+    this.exprPos(e, k);
+  }
+
+  private exprPos(e: Expr, k: K): void {
+    switch (e.kind) {
+      case 'term':
+        this.term(e.term, (v) => {
+          this.c.local_get(v).i32_const(0).call('tg_bool').call('tg_equal');
+          this.failIf();
+          k();
+        });
+        return;
+      case 'unify': this.unifyTerms(e.lhs, e.rhs, k); return;
+      case 'assign':
+        for (const n of patternVarNames(e.lhs)) this.vars.delete(n);
+        this.unifyTerms(e.lhs, e.rhs, k);
+        return;
+      case 'some-vars':
+        for (const v of e.vars) this.vars.delete(v.name);
+        k();
+        return;
+      case 'some-in': {
+        for (const t of [e.key, e.value]) if (t) for (const n of patternVarNames(t)) this.vars.delete(n);
+        this.term(e.collection, (coll) => this.iterate(coll, e.location, (key, val) => {
+          const withVal = (): void => this.unify(e.value, val, k);
+          if (e.key) this.unify(e.key, key, withVal);
+          else withVal();
+        }));
+        return;
+      }
+      case 'call': this.callExpr(e.call, k); return;
+      case 'every': this.every(e, k); return;
+    }
+  }
+
+  /** `every k, v in domain { body }`: undefined or non-collection domain fails; every element must satisfy body. */
+  private every(e: Extract<Expr, { kind: 'every' }>, k: K): void {
+    this.term(e.domain, (coll) => {
+      const bad = this.local();
+      this.c.i32_const(0).local_set(bad);
+      const done = this.open();
+      this.iterate(coll, e.location, (key, val) => {
+        this.c.i32_const(1).local_set(bad);
+        this.scoped(() => {
+          const b = this.depth;
+          for (const t of [e.key, e.value]) if (t) for (const n of patternVarNames(t)) this.vars.delete(n);
+          const withVal = (): void => this.unify(e.value, val, () => this.body(e.body, 0, () => {
+            this.c.i32_const(0).local_set(bad);
+            this.br(b);
+          }));
+          if (e.key) this.unify(e.key, key, withVal);
+          else withVal();
+        });
+        this.c.local_get(bad);
+        this.brIf(done);
+      });
+      this.close();
+      this.c.local_get(bad);
+      this.failIf();
+      k();
+    });
+  }
+
+  /** Calls user function `g` with evaluated args; `k` gets the result (undefined fails). */
+  private callUser(g: RuleGroup, args: Term[], loc: Location, k: KV): void {
+    if (g.kind !== 'function') throw new UnsupportedError(`call of non-function ${g.path}`, loc);
+    if (this.g.hasGroupsBelow(g.path)) throw new UnsupportedError(`rules below function ${g.path}`, loc);
+    const fnName = this.g.ruleFn(g);
+    const locs: number[] = [];
+    const step = (i: number): void => {
+      const a = args[i];
+      if (a) { this.term(a, (l) => { locs.push(l); step(i + 1); locs.pop(); }); return; }
+      const r = this.local();
+      this.c.local_get(this.inputL).local_get(this.dataL);
+      for (const l of locs) this.c.local_get(l);
+      this.c.call(fnName);
+      this.setOrFail(r);
+      k(r);
+    };
+    step(0);
+  }
+
+  private callExpr(call: Extract<Term, { type: 'call' }>, k: K): void {
+    const op = COMPARE[call.name];
+    if (op && call.args.length === 2) {
+      this.compare(op, call.args[0] as Term, call.args[1] as Term, (r) => {
+        this.c.local_get(r).i32_eqz();
+        this.failIf();
+        k();
+      });
+      return;
+    }
+    if ((call.name === 'internal.member_2' && call.args.length === 2) || (call.name === 'internal.member_3' && call.args.length === 3)) {
+      const three = call.args.length === 3;
+      const kt = three ? call.args[0] as Term : undefined;
+      const x = call.args[three ? 1 : 0] as Term;
+      const xs = call.args[three ? 2 : 1] as Term;
+      if (this.isPattern(x) || (kt && this.isPattern(kt))) throw new UnsupportedError('`in` with an unbound left-hand side', call.location);
+      const withKey = (f: KV): void => { if (kt) this.term(kt, f); else f(-1); };
+      withKey((kv) => this.term(x, (xv) => this.term(xs, (coll) => {
+        const found = this.local();
+        this.c.i32_const(0).local_set(found);
+        const savedFail = this.failTarget;
+        const done = this.open();
+        this.failTarget = done;
+        this.iterate(coll, call.location, (key, val) => {
+          this.c.local_get(val).local_get(xv).call('tg_equal');
+          if (kv >= 0) this.c.local_get(key).local_get(kv).call('tg_equal').i32_and();
+          this.c.if_().i32_const(1).local_set(found).end();
+        });
+        this.close();
+        this.failTarget = savedFail;
+        this.c.local_get(found).i32_eqz();
+        this.failIf();
+        k();
+      })));
+      return;
+    }
+    const ug = call.name.startsWith('data.') ? this.g.program.byPath.get(call.name) : undefined;
+    if (ug && ug.kind === 'function' && ug.arity !== undefined) {
+      const arity = ug.arity;
+      if (call.args.length === arity) {
+        this.callUser(ug, call.args, call.location, (r) => {
+          this.c.local_get(r).i32_const(0).call('tg_bool').call('tg_equal');
+          this.failIf();
+          k();
+        });
+        return;
+      }
+      if (call.args.length === arity + 1) {
+        const out = call.args[arity] as Term;
+        this.callUser(ug, call.args.slice(0, arity), call.location, (r) => this.unify(out, r, k));
+        return;
+      }
+    }
+    throw new UnsupportedError(`call to ${call.name}/${call.args.length}`, call.location);
+  }
+
+  /** Evaluates a comparison into an i32 local holding 0/1. */
+  private compare(op: string, a: Term, b: Term, k: KV): void {
+    this.term(a, (av) => this.term(b, (bv) => {
+      const r = this.local();
+      this.c.local_get(av).local_get(bv).call('tg_compare');
+      switch (op) {
+        case 'eq': this.c.i32_eqz(); break;
+        case 'ne': this.c.i32_const(0).i32_ne(); break;
+        case 'lt': this.c.i32_const(0).i32_lt_s(); break;
+        case 'le': this.c.i32_const(0).i32_le_s(); break;
+        case 'gt': this.c.i32_const(0).i32_gt_s(); break;
+        default: this.c.i32_const(0).i32_ge_s(); break;
+      }
+      this.c.local_set(r);
+      k(r);
+    }));
+  }
+
+  /** A term that binds vars when unified (an unbound var, or an array/object holding one outside refs). */
+  isPattern(t: Term): boolean {
+    switch (t.type) {
+      case 'var': return !this.vars.has(t.name) && t.name !== 'input' && t.name !== 'data';
+      case 'array': return t.items.some((x) => this.isPattern(x));
+      case 'object': return t.entries.some((x) => this.isPattern(x.value));
+      case 'set': if (t.items.some((x) => this.isPattern(x))) throw new UnsupportedError('set pattern with unbound vars', t.location); return false;
+      default: return false;
+    }
+  }
+
+  private unifyTerms(a: Term, b: Term, k: K): void {
+    const pa = this.isPattern(a);
+    const pb = this.isPattern(b);
+    if (pa && pb) {
+      if (a.type === 'array' && b.type === 'array') {
+        if (a.items.length !== b.items.length) { this.fail(); return; }
+        const step = (i: number): void => {
+          if (i === a.items.length) { k(); return; }
+          this.unifyTerms(a.items[i] as Term, b.items[i] as Term, () => step(i + 1));
+        };
+        step(0);
+        return;
+      }
+      if (a.type === 'object' && b.type === 'object') {
+        const key = (t: Term): string | undefined => { const c = constOf(t); return c === undefined ? undefined : JSON.stringify(c, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)); };
+        const ka = a.entries.map((e) => key(e.key)), kb = b.entries.map((e) => key(e.key));
+        if (ka.every((x) => x !== undefined) && kb.every((x) => x !== undefined) && new Set(ka).size === ka.length && new Set(kb).size === kb.length) {
+          if (ka.length !== kb.length || !ka.every((x) => kb.includes(x))) { this.fail(); return; }
+          const step = (i: number): void => {
+            const ea = a.entries[i];
+            if (!ea) { k(); return; }
+            const eb = b.entries[kb.indexOf(ka[i] as string)] as { value: Term };
+            this.unifyTerms(ea.value, eb.value, () => step(i + 1));
+          };
+          step(0);
+          return;
+        }
+      }
+      throw new UnsupportedError('unification of two non-ground terms', a.location);
+    }
+    if (pa) this.term(b, (v) => this.unify(a, v, k));
+    else if (pb) this.term(a, (v) => this.unify(b, v, k));
+    else this.term(a, (av) => this.term(b, (bv) => {
+      this.c.local_get(av).local_get(bv).call('tg_equal').i32_eqz();
+      this.failIf();
+      k();
+    }));
+  }
+
+  /** Unifies pattern `p` with the value in local `v`. */
+  unify(p: Term, v: number, k: K): void {
+    if (p.type === 'var' && this.isPattern(p)) {
+      this.vars.set(p.name, v);
+      k();
+      return;
+    }
+    if (p.type === 'array' && this.isPattern(p)) {
+      this.c.local_get(v).call('tg_type').i32_const(T_ARRAY).i32_ne();
+      this.failIf();
+      this.c.local_get(v).call('tg_len').i32_const(p.items.length).i32_ne();
+      this.failIf();
+      const step = (i: number): void => {
+        if (i === p.items.length) { k(); return; }
+        const el = this.local();
+        this.c.local_get(v).i32_const(i).call('tg_elem').local_set(el);
+        this.unify(p.items[i] as Term, el, () => step(i + 1));
+      };
+      step(0);
+      return;
+    }
+    if (p.type === 'object' && this.isPattern(p)) {
+      this.c.local_get(v).call('tg_type').i32_const(T_OBJECT).i32_ne();
+      this.failIf();
+      this.c.local_get(v).call('tg_len').i32_const(p.entries.length).i32_ne();
+      this.failIf();
+      const step = (i: number): void => {
+        const e = p.entries[i];
+        if (!e) { k(); return; }
+        if (this.isPattern(e.key)) throw new UnsupportedError('object pattern with a variable key', e.key.location);
+        this.term(e.key, (kl) => {
+          const el = this.local();
+          this.c.local_get(v).local_get(kl).call('tg_get');
+          this.setOrFail(el);
+          this.unify(e.value, el, () => step(i + 1));
+        });
+      };
+      step(0);
+      return;
+    }
+    this.term(p, (pv) => {
+      this.c.local_get(pv).local_get(v).call('tg_equal').i32_eqz();
+      this.failIf();
+      k();
+    });
+  }
+
+  /** Loops over a collection in local `coll` (fails when it is not one); `k(key, value)` runs per element. */
+  iterate(coll: number, _loc: Location, k: (key: number, val: number) => void): void {
+    const t = this.local(), n = this.local(), i = this.local(), key = this.local(), val = this.local();
+    this.c.local_get(coll).call('tg_type').local_tee(t).i32_const(T_ARRAY).i32_lt_u();
+    this.failIf();
+    this.c.local_get(coll).call('tg_len').local_set(n).i32_const(0).local_set(i);
+    const savedFail = this.failTarget;
+    const exit = this.open();
+    const loop = this.openLoop();
+    this.c.local_get(i).local_get(n).i32_ge_u();
+    this.brIf(exit);
+    // key: array → index (number), object → key, set → element; value: array/set → element, object → value
+    this.c.local_get(t).i32_const(T_ARRAY).i32_eq()
+      .if_('i32').local_get(i);
+    this.c.parts.push(0xad); // i64.extend_i32_u
+    this.c.call('tg_int')
+      .else_().local_get(coll).local_get(i).call('tg_elem').end()
+      .local_set(key);
+    this.c.local_get(t).i32_const(T_OBJECT).i32_eq()
+      .if_('i32').local_get(coll).local_get(i).call('tg_object_value_at')
+      .else_().local_get(coll).local_get(i).call('tg_elem').end()
+      .local_set(val);
+    const saved = new Map(this.vars);
+    this.failTarget = this.open();
+    k(key, val);
+    this.close();
+    this.vars = saved;
+    this.failTarget = savedFail;
+    this.c.local_get(i).i32_const(1).i32_add().local_set(i);
+    this.br(loop);
+    this.close();
+    this.close();
+  }
+
+  /** Evaluates `t` (iterating where it has unbound vars in refs); `k` gets a local holding the value. */
+  term(t: Term, k: KV): void {
+    const cv = constOf(t);
+    if (cv !== undefined) {
+      const l = this.local();
+      this.c.constAddr(this.g.konst(cv)).local_set(l);
+      k(l);
+      return;
+    }
+    switch (t.type) {
+      case 'var': {
+        if (t.name === 'input') { k(this.inputL); return; }
+        if (t.name === 'data') { this.ref({ type: 'ref', terms: [t], location: t.location }, k); return; }
+        const l = this.vars.get(t.name);
+        if (l === undefined) throw new UnsupportedError(`unbound variable ${t.name}`, t.location);
+        k(l);
+        return;
+      }
+      case 'ref': this.ref(t, k); return;
+      case 'array': case 'set': {
+        const items = t.items;
+        const locs: number[] = [];
+        const step = (i: number): void => {
+          const it = items[i];
+          if (it) { this.term(it, (l) => { locs.push(l); step(i + 1); locs.pop(); }); return; }
+          const a = this.local();
+          this.c.i32_const(items.length).call(t.type === 'array' ? 'tg_array' : 'tg_set').local_set(a);
+          for (const l of locs) this.c.local_get(a).local_get(l).call(t.type === 'array' ? 'tg_array_push' : 'tg_set_add');
+          k(a);
+        };
+        step(0);
+        return;
+      }
+      case 'object': {
+        const locs: [number, number][] = [];
+        const step = (i: number): void => {
+          const e = t.entries[i];
+          if (e) { this.term(e.key, (kl) => this.term(e.value, (vl) => { locs.push([kl, vl]); step(i + 1); locs.pop(); })); return; }
+          const o = this.local();
+          this.c.i32_const(t.entries.length).call('tg_object').local_set(o);
+          for (const [kl, vl] of locs) this.c.local_get(o).local_get(kl).local_get(vl).call('tg_object_insert');
+          k(o);
+        };
+        step(0);
+        return;
+      }
+      case 'arraycompr': case 'setcompr': case 'objectcompr': {
+        const acc = this.local();
+        this.c.i32_const(0).call(t.type === 'arraycompr' ? 'tg_array' : t.type === 'setcompr' ? 'tg_set' : 'tg_object').local_set(acc);
+        this.scoped(() => this.body(t.body, 0, () => {
+          if (t.type === 'objectcompr') {
+            this.term(t.key, (kl) => this.term(t.value, (vl) => {
+              const old = this.local();
+              this.c.local_get(acc).local_get(kl).call('tg_get').local_tee(old)
+                .if_().local_get(old).local_get(vl).call('tg_equal').i32_eqz()
+                .if_().constAddr(this.g.konst({ cstring: MSG_OBJ_CONFLICT })).call('opa_abort').unreachable().end()
+                .else_().local_get(acc).local_get(kl).local_get(vl).call('tg_object_insert').end();
+            }));
+          } else {
+            this.term(t.term, (vl) => { this.c.local_get(acc).local_get(vl).call(t.type === 'arraycompr' ? 'tg_array_push' : 'tg_set_add'); });
+          }
+        }));
+        k(acc);
+        return;
+      }
+      case 'call': {
+        const op = COMPARE[t.name];
+        if (op && t.args.length === 2) {
+          this.compare(op, t.args[0] as Term, t.args[1] as Term, (r) => {
+            const b = this.local();
+            this.c.local_get(r).call('tg_bool').local_set(b);
+            k(b);
+          });
+          return;
+        }
+        const ug = t.name.startsWith('data.') ? this.g.program.byPath.get(t.name) : undefined;
+        if (ug && ug.kind === 'function' && ug.arity === t.args.length) { this.callUser(ug, t.args, t.location, k); return; }
+        throw new UnsupportedError(`call to ${t.name}/${t.args.length}`, t.location);
+      }
+      default:
+        throw new UnsupportedError(`term ${t.type}`, t.location);
+    }
+  }
+
+  private ref(t: RefTerm, k: KV): void {
+    const head = t.terms[0];
+    let start = 1;
+    /** Walking base documents under `data`: integer keys address string keys, as in OPA. */
+    let baseData = false;
+    const steps = (cur: number, i: number): void => {
+      const part = t.terms[i];
+      if (!part) { k(cur); return; }
+      if (this.isPattern(part)) {
+        this.iterate(cur, part.location, (key, val) => this.unify(part, key, () => steps(val, i + 1)));
+        return;
+      }
+      if (baseData && part.type === 'number' && /^-?\d+(\.\d+)?$/.test(part.text)) {
+        // base documents: `data.x[2]` is x[2] for arrays, x["2"] for objects (JSON keys are strings), as in OPA
+        const nx = this.local();
+        this.c.local_get(cur).constAddr(this.g.konst(numberConst(part.text))).call('tg_get').local_tee(nx).i32_eqz()
+          .if_().local_get(cur).constAddr(this.g.konst(part.text)).call('tg_get').local_set(nx).end()
+          .local_get(nx).i32_eqz();
+        this.failIf();
+        steps(nx, i + 1);
+        return;
+      }
+      this.term(part, (pl) => {
+        const nx = this.local();
+        this.c.local_get(cur).local_get(pl).call('tg_get');
+        this.setOrFail(nx);
+        steps(nx, i + 1);
+      });
+    };
+    if (head.type === 'var' && head.name === 'data') {
+      // longest ground string prefix
+      const parts: string[] = ['data'];
+      let groupAt = -1;
+      let group: RuleGroup | undefined;
+      for (let i = 1; i < t.terms.length; i++) {
+        const p = t.terms[i] as Term;
+        if (p.type !== 'string') break;
+        parts.push(p.value);
+        const g = this.g.program.byPath.get(parts.join('.'));
+        if (g) { group = g; groupAt = i; break; }
+      }
+      if (group) {
+        if (this.g.hasGroupsBelow(group.path)) throw new UnsupportedError(`rules both at and below ${group.path} (ref-head rule tree)`, t.location);
+        if (group.kind === 'function') throw new UnsupportedError(`reference to function ${group.path} without a call`, t.location);
+        const fnName = this.g.ruleFn(group);
+        const l = this.local();
+        this.c.local_get(this.inputL).local_get(this.dataL).call(fnName);
+        this.setOrFail(l);
+        steps(l, groupAt + 1);
+        return;
+      }
+      const prefix = parts.join('.');
+      const next = t.terms[parts.length];
+      const scalarNext = next !== undefined && (next.type === 'number' || next.type === 'boolean' || next.type === 'null');
+      if (!scalarNext && (this.g.hasGroupsBelow(prefix) || this.g.packages.some((p) => p === prefix || p.startsWith(`${prefix}.`)))) {
+        // virtual document tree (package or ref-head prefix): base data at the prefix merged with every rule below
+        const below = this.g.program.groups.filter((g) => g.path.startsWith(`${prefix}.`));
+        for (const pkg of this.g.packages) {
+          if ((pkg === prefix || pkg.startsWith(`${prefix}.`)) && !below.some((g) => g.path.startsWith(`${pkg}.`))) {
+            throw new UnsupportedError(`reference to virtual document tree ${prefix} holding a package without rules (${pkg})`, t.location);
+          }
+        }
+        for (const g of below) {
+          if (below.some((o) => o !== g && o.path.startsWith(`${g.path}.`))) throw new UnsupportedError(`rules both at and below ${g.path} (ref-head rule tree)`, t.location);
+        }
+        let cur = this.local();
+        this.c.local_get(this.dataL).local_set(cur);
+        for (const p of parts.slice(1)) this.c.local_get(cur).constAddr(this.g.konst(p)).call('tg_get').local_set(cur);
+        const base = this.local();
+        this.c.local_get(cur).local_set(base);
+        // keep base data only when it is an object
+        this.c.local_get(cur).call('tg_type').i32_const(T_OBJECT).i32_ne().if_().i32_const(0).call('tg_object').local_set(cur).end();
+        // functions are not part of the tree, but a ref-head function's parent objects are (OPA: `{"p": {"q": {}}}`)
+        const fns = below.filter((g) => g.kind === 'function');
+        for (const g of fns) {
+          const rel = g.path.slice(prefix.length + 1).split('.').slice(0, -1);
+          if (rel.length === 0) continue;
+          const skip = this.open();
+          const probe = this.local();
+          this.c.local_get(cur).local_set(probe);
+          for (const p of rel) this.c.local_get(probe).constAddr(this.g.konst(p)).call('tg_get').local_set(probe);
+          this.c.local_get(probe);
+          this.brIf(skip);
+          const empty = this.local();
+          this.c.i32_const(0).call('tg_object').local_set(empty);
+          const next = this.upsert(cur, rel, empty);
+          this.c.local_get(next).local_set(cur);
+          this.close();
+        }
+        for (const g of below) {
+          if (g.kind === 'function') continue;
+          const v = this.local();
+          this.c.local_get(this.inputL).local_get(this.dataL).call(this.g.ruleFn(g)).local_set(v);
+          const skip = this.open();
+          this.c.local_get(v).i32_eqz();
+          this.brIf(skip);
+          // where base data and a rule overlap, the base value is kept (as OPA's tree merge does)
+          const rel = g.path.slice(prefix.length + 1).split('.');
+          const probe = this.local();
+          this.c.local_get(base).local_set(probe);
+          for (const p of rel) this.c.local_get(probe).constAddr(this.g.konst(p)).call('tg_get').local_set(probe);
+          this.c.local_get(probe);
+          this.brIf(skip);
+          const next = this.upsert(cur, rel, v);
+          this.c.local_get(next).local_set(cur);
+          this.close();
+        }
+        steps(cur, parts.length);
+        return;
+      }
+      baseData = true;
+      steps(this.dataL, start);
+      return;
+    }
+    if (head.type === 'var' && head.name === 'input') { steps(this.inputL, start); return; }
+    start = 1;
+    this.term(head, (hl) => steps(hl, start));
+  }
+}
+
+/** Vars a pattern term would bind (vars outside refs). */
+function patternVarNames(t: Term): string[] {
+  switch (t.type) {
+    case 'var': return [t.name];
+    case 'array': return t.items.flatMap(patternVarNames);
+    case 'object': return t.entries.flatMap((e) => patternVarNames(e.value));
+    default: return [];
+  }
+}
+
