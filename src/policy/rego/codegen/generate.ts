@@ -10,6 +10,7 @@
  */
 import type { Body, Expr, Location, RefTerm, Rule, Term } from '../syntax/ast.js';
 import type { Program, RuleGroup } from '../check/index.js';
+import { builtinArity } from '../check/builtins.js';
 import { Code, type GeneratedFunction } from '../../wasm/emit.js';
 import type { Constant, ConstValue, LinkInput } from '../../wasm/link.js';
 
@@ -22,6 +23,7 @@ export class UnsupportedError extends Error {
 }
 
 const T_ARRAY = 5;
+const T_SET = 7;
 const T_OBJECT = 6;
 const INPUT = 0;
 const DATA = 1;
@@ -30,11 +32,70 @@ const COMPARE: Record<string, 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge'> = {
   equal: 'eq', neq: 'ne', lt: 'lt', lte: 'le', gt: 'gt', gte: 'ge',
 };
 
+/** Type bits for operand checks: 1 << tag (null 1 … set 7, DESIGN.md §2). */
+const TY = { null: 1 << 1, boolean: 1 << 2, number: 1 << 3, string: 1 << 4, array: 1 << 5, object: 1 << 6, set: 1 << 7 } as const;
+const ANY = 0xfe;
+const TYPE_NAMES = ['', 'null', 'boolean', 'number', 'string', 'array', 'object', 'set'];
+const { number: N, string: S, array: A, object: O, set: ST } = TY;
+
+/**
+ * In-module built-ins of runtime.wasm (`tg_bi_<name>`, src/policy/runtime/assembly/builtins/README.md): OPA name →
+ * the allowed top-level types of each operand. A result 0 from the runtime (wrong operand types, invalid values)
+ * is undefined, as OPA's non-strict built-in errors are; built-ins in {@link RAISES_TYPE_ERRORS} abort with
+ * `eval_type_error` on an operand of another type instead. Built-ins not listed here are refused at compile time.
+ */
+/**
+ * Built-ins whose operand type errors OPA's evaluator raises even without strict built-in errors (OPA's
+ * compliance cases for `format_int`, `array.concat`, `object.remove`/`union`/`filter` and the `cast_*` built-ins
+ * expect `eval_type_error` in non-strict mode, while e.g. `strings.any_prefix_match` or `count` make the call
+ * undefined).
+ */
+/**
+ * Built-ins @open-policy-agent/opa-wasm implements on the host (called through `env.opa_builtinN`; a bare
+ * `loadPolicy()` supplies them): name → number of inputs. Not `sprintf`: the SDK's sprintf-js differs from Go's
+ * fmt (`%f` of an integer, `%[1]v` argument indexes), so it stays refused until tollgate's loader supplies its own.
+ */
+const HOST_BUILTINS: Record<string, number> = { 'json.is_valid': 1 };
+
+const RAISES_TYPE_ERRORS = new Set(['format_int', 'array.concat', 'object.remove', 'object.union', 'object.filter',
+  'cast_null', 'cast_boolean', 'cast_string', 'cast_object', 'cast_array', 'cast_set']);
+
+const BUILTINS: Record<string, number[]> = {
+  count: [S | A | O | ST], sum: [A | ST], product: [A | ST], max: [A | ST], min: [A | ST], sort: [A | ST],
+  abs: [N], round: [N], ceil: [N], floor: [N],
+  plus: [N, N], minus: [N | ST, N | ST], mul: [N, N], div: [N, N], rem: [N, N], or: [ST, ST], and: [ST, ST],
+  'numbers.range': [N, N], union: [ST], intersection: [ST],
+  concat: [S, A | ST], contains: [S, S], startswith: [S, S], endswith: [S, S], lower: [S], upper: [S], split: [S, S],
+  replace: [S, S, S], 'strings.replace_n': [O, S], trim: [S, S], trim_left: [S, S], trim_right: [S, S],
+  trim_prefix: [S, S], trim_suffix: [S, S], trim_space: [S], indexof: [S, S], substring: [S, N, N],
+  format_int: [N, N], to_number: [TY.null | TY.boolean | N | S],
+  'array.concat': [A, A], 'array.slice': [A, N, N], 'object.get': [O, ANY, ANY], 'object.keys': [O],
+  'object.remove': [O, A | ST | O], 'object.filter': [O, A | ST | O], 'object.union': [O, O],
+  is_null: [ANY], is_boolean: [ANY], is_number: [ANY], is_string: [ANY], is_array: [ANY], is_object: [ANY], is_set: [ANY],
+  type_name: [ANY],
+  'base64.encode': [S], 'base64.decode': [S], 'base64url.encode': [S], 'base64url.encode_no_pad': [S],
+  'base64url.decode': [S], 'json.marshal': [ANY], 'json.unmarshal': [S], 'units.parse_bytes': [S],
+  'semver.compare': [S, S],
+  // v0-only deprecated built-ins, generated inline from the runtime's helpers (see FnGen.inlineBuiltin)
+  set_diff: [ST, ST], cast_null: [TY.null], cast_boolean: [TY.boolean], cast_string: [S], cast_object: [O],
+  cast_array: [A | ST], cast_set: [A | ST], all: [A | ST], any: [A | ST],
+  'strings.any_prefix_match': [S | A | ST, S | A | ST], 'strings.any_suffix_match': [S | A | ST, S | A | ST],
+};
+
 const MSG_RULE_CONFLICT = 'eval_conflict_error: complete rules must not produce multiple outputs';
 const MSG_FN_CONFLICT = 'eval_conflict_error: functions must not produce multiple outputs for same inputs';
 const MSG_OBJ_CONFLICT = 'eval_conflict_error: object keys must be unique';
 
 type K = () => void;
+/** A `with` replacement of a function or built-in: a constant result, or another function/built-in (by name). */
+type Mock = { value: ConstValue } | { fn: string };
+/** Active replacements, keyed by the replaced function's name (`data.p.f`, `count`, `http.send`). */
+type Mocks = ReadonlyMap<string, Mock>;
+const NO_MOCKS: Mocks = new Map();
+function mocksKey(m: Mocks): string {
+  if (m.size === 0) return '';
+  return JSON.stringify([...m].sort((a, b) => (a[0] < b[0] ? -1 : 1)), (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+}
 type KV = (local: number) => void;
 
 /** Compile-time value of a ground term, or undefined when it is not ground. */
@@ -67,7 +128,12 @@ function constOf(t: Term): ConstValue | undefined {
 }
 
 function numberConst(text: string): ConstValue {
-  if (/^-?\d+$/.test(text)) return BigInt(text);
+  if (/^-?\d+$/.test(text)) {
+    const v = BigInt(text);
+    // the runtime's integers are i64 (OPA: arbitrary precision)
+    if (v < -(1n << 63n) || v >= 1n << 63n) throw new UnsupportedError(`integer literal ${text} (outside the 64-bit range)`, undefined);
+    return v;
+  }
   const n = Number(text);
   if (!Number.isFinite(n)) throw new UnsupportedError(`number literal ${text} (out of float range)`, undefined);
   return n;
@@ -76,20 +142,26 @@ function numberConst(text: string): ConstValue {
 export interface GenerateResult extends LinkInput {}
 
 /** Generates the link input for `entrypoints` (slash paths such as `test/p`); `packages`: dotted package paths (`data.a.b`). */
-export function generate(program: Program, entrypoints: string[], packages: string[] = []): GenerateResult {
-  return new Generator(program, packages).run(entrypoints);
+export function generate(program: Program, entrypoints: string[], packages: string[] = [], opts: { strictBuiltinErrors?: boolean } = {}): GenerateResult {
+  return new Generator(program, packages, opts.strictBuiltinErrors ?? false).run(entrypoints);
 }
 
 class Generator {
   readonly constants: Constant[] = [];
+  /** Host built-ins called, in first-use order (their ids). */
+  readonly hostBuiltins: string[] = [];
   private readonly constIndex = new Map<string, number>();
   private readonly ruleFns = new Map<string, string>();
-  private readonly queue: RuleGroup[] = [];
+  private readonly queue: [RuleGroup, Mocks, string][] = [];
   private readonly functions: GeneratedFunction[] = [];
   /** Sorted group paths, to detect refs to virtual-document prefixes. */
   private readonly groupPaths: string[];
 
-  constructor(readonly program: Program, readonly packages: string[]) {
+  /**
+   * OPA's strict built-in errors, partly: operand type errors of every built-in abort with `eval_type_error`
+   * (other built-in errors stay undefined: the runtime does not say which error it met).
+   */
+  constructor(readonly program: Program, readonly packages: string[], readonly strict = false) {
     this.groupPaths = program.groups.map((g) => g.path);
   }
 
@@ -103,12 +175,14 @@ class Generator {
     return i;
   }
 
-  ruleFn(g: RuleGroup): string {
-    let name = this.ruleFns.get(g.path);
+  /** The function evaluating group `g`; one variant per set of active `with` function replacements. */
+  ruleFn(g: RuleGroup, mocks: Mocks = NO_MOCKS): string {
+    const key = `${g.path}|${mocksKey(mocks)}`;
+    let name = this.ruleFns.get(key);
     if (name === undefined) {
       name = `rule_${this.ruleFns.size}`;
-      this.ruleFns.set(g.path, name);
-      this.queue.push(g);
+      this.ruleFns.set(key, name);
+      this.queue.push([g, mocks, name]);
     }
     return name;
   }
@@ -138,8 +212,8 @@ class Generator {
       eps.push(f.finish());
     });
     while (this.queue.length > 0) {
-      const g = this.queue.shift() as RuleGroup;
-      this.functions.push(this.genGroup(g));
+      const [g, mocks, name] = this.queue.shift() as [RuleGroup, Mocks, string];
+      this.functions.push(this.genGroup(g, mocks, name));
     }
     const msgBadEp = this.konst({ cstring: 'invalid entrypoint id' });
     const dispatch = new Code();
@@ -151,14 +225,14 @@ class Generator {
       functions: [...eps, ...this.functions, { name: 'dispatch', params: ['i32', 'i32', 'i32'], results: ['i32'], locals: [], code: dispatch }],
       constants: this.constants,
       entrypoints,
-      builtins: [],
+      builtins: this.hostBuiltins,
     };
   }
 
-  private genGroup(g: RuleGroup): GeneratedFunction {
-    const name = this.ruleFns.get(g.path) as string;
+  private genGroup(g: RuleGroup, mocks: Mocks, name: string): GeneratedFunction {
     const arity = g.kind === 'function' ? g.arity ?? 0 : 0;
     const f = new FnGen(this, name, 2 + arity);
+    f.mocks = mocks;
     const res = f.local();
     if (g.kind === 'complete' || g.kind === 'function') {
       const MSG_CONFLICT = g.kind === 'function' ? MSG_FN_CONFLICT : MSG_RULE_CONFLICT;
@@ -242,6 +316,8 @@ class FnGen {
   /** Locals holding the current input/data (params 0/1, or replacements made by `with`). */
   inputL = INPUT;
   dataL = DATA;
+  /** `with` replacements of functions/built-ins in effect (rules called from here get a variant with the same). */
+  mocks: Mocks = NO_MOCKS;
 
   constructor(private readonly g: Generator, private readonly name: string, private readonly nparams: number) {}
 
@@ -331,6 +407,26 @@ class FnGen {
       return;
     }
     const tgt = w.target;
+    const mocked = this.fnName(tgt);
+    if (mocked !== undefined) {
+      if (COMPARE[mocked] || mocked.startsWith('internal.') || mocked === 'eq' || mocked === 'assign') throw new UnsupportedError(`with on built-in ${mocked}`, w.location);
+      const cv = constOf(w.value);
+      const fn = cv === undefined ? this.fnName(w.value) : undefined;
+      if (cv === undefined && fn === undefined) throw new UnsupportedError('with replacing a function by a non-constant value', w.location);
+      if (fn !== undefined) {
+        const want = this.callArity(mocked) ?? builtinArity(mocked, 'v0');
+        const rg = fn.startsWith('data.') ? this.g.program.byPath.get(fn) : undefined;
+        const have = rg ? rg.arity : BUILTINS[fn]?.length ?? HOST_BUILTINS[fn] ?? builtinArity(fn, 'v0');
+        if (want !== have) throw new UnsupportedError(`with replacing ${mocked} by ${fn} of another arity`, w.location);
+      }
+      const outer = this.mocks;
+      const inner = new Map(outer);
+      inner.set(mocked, cv !== undefined ? { value: cv } : { fn: fn as string });
+      this.mocks = inner;
+      this.withExpr(e, i + 1, () => { const cur = this.mocks; this.mocks = outer; k(); this.mocks = cur; });
+      this.mocks = outer;
+      return;
+    }
     const root = tgt.type === 'var' ? tgt : tgt.type === 'ref' ? tgt.terms[0] : undefined;
     const parts: string[] = [];
     if (tgt.type === 'ref') for (const p of tgt.terms.slice(1)) {
@@ -457,10 +553,10 @@ class FnGen {
   }
 
   /** Calls user function `g` with evaluated args; `k` gets the result (undefined fails). */
-  private callUser(g: RuleGroup, args: Term[], loc: Location, k: KV): void {
+  private callUser(g: RuleGroup, args: Term[], loc: Location, k: KV, mocks: Mocks = this.mocks): void {
     if (g.kind !== 'function') throw new UnsupportedError(`call of non-function ${g.path}`, loc);
     if (this.g.hasGroupsBelow(g.path)) throw new UnsupportedError(`rules below function ${g.path}`, loc);
-    const fnName = this.g.ruleFn(g);
+    const fnName = this.g.ruleFn(g, mocks);
     const locs: number[] = [];
     const step = (i: number): void => {
       const a = args[i];
@@ -511,24 +607,226 @@ class FnGen {
       })));
       return;
     }
-    const ug = call.name.startsWith('data.') ? this.g.program.byPath.get(call.name) : undefined;
-    if (ug && ug.kind === 'function' && ug.arity !== undefined) {
-      const arity = ug.arity;
-      if (call.args.length === arity) {
-        this.callUser(ug, call.args, call.location, (r) => {
-          this.c.local_get(r).i32_const(0).call('tg_bool').call('tg_equal');
-          this.failIf();
-          k();
-        });
-        return;
-      }
-      if (call.args.length === arity + 1) {
-        const out = call.args[arity] as Term;
-        this.callUser(ug, call.args.slice(0, arity), call.location, (r) => this.unify(out, r, k));
-        return;
-      }
+    const arity = this.callArity(call.name);
+    if (arity !== undefined && call.args.length === arity) {
+      // no output argument: the expression fails when the result is undefined or false (as OPA)
+      this.invoke(call.name, call.args, call.location, (r) => {
+        this.c.local_get(r).i32_const(0).call('tg_bool').call('tg_equal');
+        this.failIf();
+        k();
+      });
+      return;
+    }
+    if (arity !== undefined && call.args.length === arity + 1) {
+      const out = call.args[arity] as Term;
+      this.invoke(call.name, call.args.slice(0, arity), call.location, (r) => this.unify(out, r, k));
+      return;
     }
     throw new UnsupportedError(`call to ${call.name}/${call.args.length}`, call.location);
+  }
+
+  /** Number of inputs of a callable function (user function, in-module built-in, or a replaced one), else undefined. */
+  private callArity(name: string): number | undefined {
+    const ug = name.startsWith('data.') ? this.g.program.byPath.get(name) : undefined;
+    if (ug) return ug.kind === 'function' ? ug.arity : undefined;
+    const sig = BUILTINS[name];
+    if (sig) return sig.length;
+    if (HOST_BUILTINS[name] !== undefined) return HOST_BUILTINS[name];
+    if (this.mocks.has(name)) return builtinArity(name, 'v0');
+    return undefined;
+  }
+
+  /** Calls `name` (arity checked by the caller) with `args`, honouring `with` replacements; `k` gets the result. */
+  private invoke(name: string, args: Term[], loc: Location, k: KV): void {
+    const m = this.mocks.get(name);
+    if (m && 'value' in m) {
+      // replaced by a value: the arguments are still evaluated (an undefined one makes the call undefined)
+      const step = (i: number): void => {
+        const a = args[i];
+        if (a) { this.term(a, () => step(i + 1)); return; }
+        const l = this.local();
+        this.c.constAddr(this.g.konst(m.value)).local_set(l);
+        k(l);
+      };
+      step(0);
+      return;
+    }
+    if (m) {
+      // replaced by another function, evaluated without this replacement (a mock may call the original, as in OPA)
+      const rest = new Map(this.mocks);
+      rest.delete(name);
+      const rg = m.fn.startsWith('data.') ? this.g.program.byPath.get(m.fn) : undefined;
+      if (rg) { this.callUser(rg, args, loc, k, rest); return; }
+      if (BUILTINS[m.fn]) { this.callBuiltin(m.fn, args, k); return; }
+      if (HOST_BUILTINS[m.fn] !== undefined) { this.callHost(m.fn, args, k); return; }
+      throw new UnsupportedError(`call to ${m.fn}/${args.length}`, loc);
+    }
+    const ug = name.startsWith('data.') ? this.g.program.byPath.get(name) : undefined;
+    if (ug) { this.callUser(ug, args, loc, k); return; }
+    if (HOST_BUILTINS[name] !== undefined) { this.callHost(name, args, k); return; }
+    this.callBuiltin(name, args, k);
+  }
+
+  /** Calls host built-in `name` through `env.opa_builtin<N>(id, ctx, args…)`; an undefined result fails. */
+  private callHost(name: string, args: Term[], k: KV): void {
+    let id = this.g.hostBuiltins.indexOf(name);
+    if (id < 0) id = this.g.hostBuiltins.push(name) - 1;
+    const locs: number[] = [];
+    const step = (i: number): void => {
+      const a = args[i];
+      if (a) { this.term(a, (l) => { locs.push(l); step(i + 1); locs.pop(); }); return; }
+      const r = this.local();
+      this.c.i32_const(id).i32_const(0);
+      for (const l of locs) this.c.local_get(l);
+      this.c.call(`opa_builtin${locs.length}`);
+      this.setOrFail(r);
+      k(r);
+    };
+    step(0);
+  }
+
+  /** The function a `with` target/value names (`data.p.f` for a user function, `count`, `http.send`), if any. */
+  fnName(t: Term): string | undefined {
+    const root = t.type === 'var' ? t : t.type === 'ref' ? t.terms[0] : undefined;
+    if (root?.type !== 'var' || root.name === 'input') return undefined;
+    const parts = [root.name];
+    if (t.type === 'ref') for (const p of t.terms.slice(1)) { if (p.type !== 'string') return undefined; parts.push(p.value); }
+    const name = parts.join('.');
+    if (root.name === 'data') return this.g.program.byPath.get(name)?.kind === 'function' ? name : undefined;
+    if (t.type === 'var' && this.vars.has(root.name)) return undefined;
+    return builtinArity(name, 'v0') !== undefined ? name : undefined;
+  }
+
+  /**
+   * Calls in-module built-in `name` (`tg_bi_*`) with evaluated `args`; `k` gets the result. An operand of a type
+   * the built-in does not take aborts with `eval_type_error`; a 0 result (undefined) fails.
+   */
+  private callBuiltin(name: string, args: Term[], k: KV): void {
+    const sig = BUILTINS[name] as number[];
+    const locs: number[] = [];
+    const step = (i: number): void => {
+      const a = args[i];
+      if (a) { this.term(a, (l) => { locs.push(l); step(i + 1); locs.pop(); }); return; }
+      // operand types: an error where OPA raises one, else undefined (the runtime checks them again)
+      locs.forEach((l, j) => (RAISES_TYPE_ERRORS.has(name) || this.g.strict ? this.checkOperand(name, j, sig[j] as number, l) : this.requireType(sig[j] as number, l)));
+      this.checkValues(name, locs);
+      const r = this.local();
+      if (!this.inlineBuiltin(name, locs)) {
+        for (const l of locs) this.c.local_get(l);
+        this.c.call(`tg_bi_${name.replace(/\./g, '_')}`);
+      }
+      this.setOrFail(r);
+      k(r);
+    };
+    step(0);
+  }
+
+  /**
+   * Pushes the result of a built-in made of runtime helpers (operand types already checked); false when `name`
+   * is a `tg_bi_*` call instead.
+   */
+  private inlineBuiltin(name: string, locs: number[]): boolean {
+    const x = locs[0] as number;
+    /** for i in 0..len(coll): body(i) (body must not branch). */
+    const eachOf = (coll: number, body: (i: number) => void): void => {
+      const n = this.local(), i = this.local();
+      this.c.local_get(coll).call('tg_len').local_set(n).i32_const(0).local_set(i);
+      this.c.block().loop().local_get(i).local_get(n).i32_ge_u().br_if(1);
+      body(i);
+      this.c.local_get(i).i32_const(1).i32_add().local_set(i).br(0).end().end();
+    };
+    const each = (body: (i: number) => void): void => eachOf(x, body);
+    switch (name) {
+      case 'strings.any_prefix_match': case 'strings.any_suffix_match': {
+        // operands: a string, or an array/set of strings (another element type: undefined, OPA's non-strict type error)
+        const colls = locs.map((l) => {
+          const cl = this.local();
+          this.c.local_get(l).local_set(cl).local_get(l).call('tg_type').i32_const(4).i32_eq().if_()
+            .i32_const(1).call('tg_array').local_tee(cl).local_get(l).call('tg_array_push').end();
+          return cl;
+        });
+        const bad = this.local(), r = this.local();
+        this.c.i32_const(0).local_set(bad).i32_const(0).local_set(r);
+        for (const cl of colls) {
+          eachOf(cl, (i) => { this.c.local_get(cl).local_get(i).call('tg_elem').call('tg_type').i32_const(4).i32_ne().if_().i32_const(1).local_set(bad).end(); });
+        }
+        const [sc, bc] = colls as [number, number];
+        eachOf(sc, (i) => eachOf(bc, (j) => {
+          this.c.local_get(sc).local_get(i).call('tg_elem').local_get(bc).local_get(j).call('tg_elem')
+            .call(name === 'strings.any_prefix_match' ? 'tg_bi_startswith' : 'tg_bi_endswith')
+            .i32_const(1).call('tg_bool').call('tg_equal').if_().i32_const(1).local_set(r).end();
+        }));
+        this.c.local_get(bad).if_('i32').i32_const(0).else_().local_get(r).call('tg_bool').end();
+        return true;
+      }
+      case 'set_diff': this.c.local_get(x).local_get(locs[1] as number).call('tg_bi_minus'); return true;
+      case 'cast_null': case 'cast_boolean': case 'cast_string': case 'cast_object': this.c.local_get(x); return true;
+      case 'cast_array': case 'cast_set': {
+        const [keep, mk, add] = name === 'cast_array' ? [T_ARRAY, 'tg_array', 'tg_array_push'] : [T_SET, 'tg_set', 'tg_set_add'];
+        const r = this.local();
+        this.c.local_get(x).local_set(r).local_get(x).call('tg_type').i32_const(keep).i32_ne().if_();
+        this.c.local_get(x).call('tg_len').call(mk).local_set(r);
+        each((i) => { this.c.local_get(r).local_get(x).local_get(i).call('tg_elem').call(add); });
+        this.c.end().local_get(r);
+        return true;
+      }
+      case 'all': case 'any': {
+        // all: every element is `true` (empty → true); any: some element is `true`
+        const r = this.local();
+        this.c.i32_const(name === 'all' ? 1 : 0).local_set(r);
+        each((i) => {
+          this.c.local_get(x).local_get(i).call('tg_elem').i32_const(1).call('tg_bool').call('tg_equal');
+          if (name === 'all') this.c.i32_eqz();
+          this.c.if_().i32_const(name === 'all' ? 0 : 1).local_set(r).end();
+        });
+        this.c.local_get(r).call('tg_bool');
+        return true;
+      }
+      default: return false;
+    }
+  }
+
+  /** Run-time errors OPA raises even without strict built-in errors, checked before the call (operand types are checked). */
+  private checkValues(name: string, locs: number[]): void {
+    const abort = (msg: string): void => { this.c.if_().constAddr(this.g.konst({ cstring: msg })).call('opa_abort').unreachable().end(); };
+    const [a, b] = locs as [number, number];
+    if (name === 'div' || name === 'rem') {
+      if (name === 'rem') {
+        // OPA: both operands must be integral (`1.0 % 1` is fine, `1.5 % 1` is not)
+        for (const l of [a, b]) {
+          this.c.local_get(l).call('tg_bi_floor').local_get(l).call('tg_compare').i32_const(0).i32_ne();
+          abort('eval_builtin_error: rem: modulo on floating-point number');
+        }
+      }
+      this.c.local_get(b).constAddr(this.g.konst(0n)).call('tg_compare').i32_eqz();
+      abort(name === 'div' ? 'eval_builtin_error: div: divide by zero' : 'eval_builtin_error: rem: modulo by zero');
+    } else if (name === 'format_int') {
+      this.c.i32_const(1);
+      for (const base of [2n, 8n, 10n, 16n]) this.c.local_get(b).constAddr(this.g.konst(base)).call('tg_compare').i32_eqz().i32_eqz().i32_and();
+      abort('eval_type_error: format_int: operand 2 must be one of {2, 8, 10, 16}');
+    }
+  }
+
+  /** Fails (undefined) when the value in `l` has a type outside `mask`. */
+  private requireType(mask: number, l: number): void {
+    if ((mask & ANY) === ANY) return;
+    this.c.i32_const(1).local_get(l).call('tg_type').i32_shl().i32_const(mask).i32_and().i32_eqz();
+    this.failIf();
+  }
+
+  /** Aborts with OPA's operand type error when the value in `l` has a type outside `mask`. */
+  private checkOperand(name: string, j: number, mask: number, l: number): void {
+    if ((mask & ANY) === ANY) return;
+    const allowed = TYPE_NAMES.filter((_n, t) => (mask >> t) & 1);
+    const want = allowed.length === 1 ? allowed[0] as string : `one of {${allowed.join(', ')}}`;
+    const t = this.local();
+    this.c.i32_const(1).local_get(l).call('tg_type').local_tee(t).i32_shl().i32_const(mask).i32_and().i32_eqz().if_();
+    for (let ty = 1; ty < TYPE_NAMES.length; ty++) {
+      if ((mask >> ty) & 1) continue;
+      const msg = `eval_type_error: ${name}: operand ${j + 1} must be ${want} but got ${TYPE_NAMES[ty] as string}`;
+      this.c.local_get(t).i32_const(ty).i32_eq().if_().constAddr(this.g.konst({ cstring: msg })).call('opa_abort').unreachable().end();
+    }
+    this.c.end();
   }
 
   /** Evaluates a comparison into an i32 local holding 0/1. */
@@ -755,8 +1053,7 @@ class FnGen {
           });
           return;
         }
-        const ug = t.name.startsWith('data.') ? this.g.program.byPath.get(t.name) : undefined;
-        if (ug && ug.kind === 'function' && ug.arity === t.args.length) { this.callUser(ug, t.args, t.location, k); return; }
+        if (this.callArity(t.name) === t.args.length) { this.invoke(t.name, t.args, t.location, k); return; }
         throw new UnsupportedError(`call to ${t.name}/${t.args.length}`, t.location);
       }
       default:
@@ -808,7 +1105,7 @@ class FnGen {
       if (group) {
         if (this.g.hasGroupsBelow(group.path)) throw new UnsupportedError(`rules both at and below ${group.path} (ref-head rule tree)`, t.location);
         if (group.kind === 'function') throw new UnsupportedError(`reference to function ${group.path} without a call`, t.location);
-        const fnName = this.g.ruleFn(group);
+        const fnName = this.g.ruleFn(group, this.mocks);
         const l = this.local();
         this.c.local_get(this.inputL).local_get(this.dataL).call(fnName);
         this.setOrFail(l);
@@ -856,7 +1153,7 @@ class FnGen {
         for (const g of below) {
           if (g.kind === 'function') continue;
           const v = this.local();
-          this.c.local_get(this.inputL).local_get(this.dataL).call(this.g.ruleFn(g)).local_set(v);
+          this.c.local_get(this.inputL).local_get(this.dataL).call(this.g.ruleFn(g, this.mocks)).local_set(v);
           const skip = this.open();
           this.c.local_get(v).i32_eqz();
           this.brIf(skip);

@@ -20,6 +20,11 @@ export interface CompileOptions {
   /** Entrypoints as slash paths below `data` (`test/p` = `data.test.p`). */
   entrypoints: string[];
   regoVersion: RegoVersion;
+  /**
+   * OPA's `--strict-builtin-errors`, partly: operand type errors of every built-in raise `eval_type_error`
+   * (by default only where OPA raises them without the flag); other built-in errors stay undefined.
+   */
+  strictBuiltinErrors?: boolean;
   /** runtime.wasm bytes; default: {@link loadRuntime}. */
   runtime?: Uint8Array;
 }
@@ -77,7 +82,7 @@ export function compilePolicy(sources: { file: string; text: string }[], opts: C
   if (!checked.ok) return { errors: checked.errors };
   try {
     const packages = modules.map((m) => m.package.path.terms.map((t, i) => (i === 0 && t.type === 'var' ? t.name : t.type === 'string' ? t.value : '?')).join('.'));
-    const input = generate(checked.program, opts.entrypoints, packages);
+    const input = generate(checked.program, opts.entrypoints, packages, { strictBuiltinErrors: opts.strictBuiltinErrors ?? false });
     return { wasm: linkPolicy(opts.runtime ?? loadRuntime(), input) };
   } catch (e) {
     if (e instanceof UnsupportedError) {

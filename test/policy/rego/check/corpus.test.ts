@@ -15,8 +15,9 @@ import type { Body, Module } from '../../../../src/policy/rego/syntax/ast.js';
 import { RegoParseError } from '../../../../src/policy/rego/syntax/errors.js';
 import { parseModule, parseQuery } from '../../../../src/policy/rego/syntax/parser.js';
 import { checkModules, formatError, type CompileError } from '../../../../src/policy/rego/check/index.js';
+import { requireCorpus } from '../../../helpers/corpus.js';
 
-const CORPUS = join(process.cwd(), '..', 'shared', 'rego-conformance');
+const CORPUS = requireCorpus();
 
 interface Case {
   note?: string;

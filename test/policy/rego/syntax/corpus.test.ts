@@ -9,8 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { RegoParseError } from '../../../../src/policy/rego/syntax/errors.js';
 import { parseModule, parseQuery } from '../../../../src/policy/rego/syntax/parser.js';
+import { requireCorpus } from '../../../helpers/corpus.js';
 
-const CORPUS = join(process.cwd(), '..', 'shared', 'rego-conformance');
+const CORPUS = requireCorpus();
 
 interface Case {
   note?: string;
