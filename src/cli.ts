@@ -7,13 +7,16 @@ import { startDevAuthServer } from './dev/auth-server.js';
 import { startDemoUpstream } from './dev/demo-upstream.js';
 import { createBufferedStdout, createLogger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
+import { policyCommand } from './policy/cli.js';
 import { createGateway } from './server.js';
 
 const USAGE = `usage:
   tollgate start [--config FILE] [--dev]   run the gateway (--dev also runs the demo upstream and dev token issuer)
   tollgate config check FILE               validate a configuration without starting
   tollgate token [--scope S] [--client ID] [--secret S] [--url URL]
-                                           get a development access token (needs 'start --dev')`;
+                                           get a development access token (needs 'start --dev')
+  tollgate policy build <dir|files…> -e <entrypoint>… -o bundle.tar.gz [--v0-compatible] [--data file.json]
+  tollgate policy eval <bundle> -e <entrypoint> --input file.json [--data file.json]`;
 
 export const DEV = {
   upstream: { host: '127.0.0.1', port: 3001 },
@@ -120,6 +123,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'token':
       return token(rest);
+    case 'policy':
+      return policyCommand(rest);
     default:
       break;
   }

@@ -242,21 +242,19 @@ class Parser extends TermParser {
       this.next();
       if (this.isPunct('{') && this.isPunct('}', this.peek(1))) this.fail('found empty body', this.peek(1));
       if (this.isPunct('{')) {
-        // `if { … }` is a body, unless it only parses as a term (`x if { 1: 2 | … }`, an object comprehension).
+        // As OPA: `if {…}` is first read as a literal term (`x if { 1 | 1 }` is a set comprehension, `x if { 1: 2 | … }`
+        // an object comprehension); when that fails, or gives a set literal (never false), it is a `{ body }`.
         const saved = this.pos;
+        const depth = this.depth;
         try {
-          return this.braceBody();
+          const lit = this.parseLiteral();
+          if (!(lit.kind === 'term' && lit.term.type === 'set')) return [lit];
         } catch (e) {
           if (!(e instanceof RegoParseError)) throw e;
-          const after = this.pos;
-          this.pos = saved;
-          try {
-            return [this.parseLiteral()];
-          } catch {
-            this.pos = after;
-            throw e;
-          }
         }
+        this.pos = saved;
+        this.depth = depth;
+        return this.braceBody();
       }
       return [this.parseLiteral()];
     }

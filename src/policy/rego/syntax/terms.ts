@@ -71,23 +71,22 @@ export abstract class TermParser {
 
   // --- infix levels --------------------------------------------------------------------------------------------
   /**
-   * An infix term. `keyVal` allows `k, v in xs` (only where a comma cannot mean anything else: expression level);
-   * `allowOr` false stops before a top-level `|`, so `[x | body]` can be recognised as a comprehension.
+   * An infix term. `keyVal` allows `k, v in xs` (only where a comma cannot mean anything else: expression level).
    */
-  protected parseInfix(keyVal: boolean, allowOr = true): Term {
+  protected parseInfix(keyVal: boolean): Term {
     const start = this.peek();
     this.enter(start);
-    let lhs = this.parseLevel(0, allowOr);
+    let lhs = this.parseLevel(0);
     for (;;) {
       if (keyVal && this.isPunct(',') && this.keywords.has('in')) {
         const saved = this.pos;
         const savedDepth = this.depth;
         try {
           this.next();
-          const mhs = this.parseLevel(0, allowOr);
+          const mhs = this.parseLevel(0);
           if (this.isKw('in')) {
             this.next();
-            const rhs = this.parseLevel(0, allowOr);
+            const rhs = this.parseLevel(0);
             lhs = this.infixCall('k,v in', [lhs, mhs, rhs], start);
             keyVal = false;
             continue;
@@ -100,22 +99,22 @@ export abstract class TermParser {
       }
       if (!this.isKw('in')) break;
       this.next();
-      lhs = this.infixCall('in', [lhs, this.parseLevel(0, allowOr)], start);
+      lhs = this.infixCall('in', [lhs, this.parseLevel(0)], start);
     }
     this.leave();
     return lhs;
   }
 
-  private parseLevel(level: number, allowOr: boolean): Term {
+  private parseLevel(level: number): Term {
     const ops = LEVELS[level];
     if (ops === undefined) return this.parseTerm();
     const start = this.peek();
-    let lhs = this.parseLevel(level + 1, allowOr);
+    let lhs = this.parseLevel(level + 1);
     for (;;) {
       const t = this.peek();
-      if (t.kind !== 'punct' || !ops.includes(t.text) || (t.text === '|' && !allowOr)) return lhs;
+      if (t.kind !== 'punct' || !ops.includes(t.text)) return lhs;
       this.next();
-      lhs = this.infixCall(t.text as InfixOperator, [lhs, this.parseLevel(level + 1, allowOr)], start);
+      lhs = this.infixCall(t.text as InfixOperator, [lhs, this.parseLevel(level + 1)], start);
     }
   }
 
@@ -246,6 +245,12 @@ export abstract class TermParser {
     return items;
   }
 
+  /**
+   * `[…]` as OPA's parseArray: the first item is read as a single term (no infix operators), so `[x | body]` is a
+   * comprehension whenever `body` parses up to `]`; when it does not and parsing stopped at a `,`, the collection is
+   * re-read as a plain array with `|` as set union (`[x | y, 5]`). A first item with an operator before `|`
+   * (`[a & b | c]`) is never a comprehension head: parenthesise it (`[(a & b) | c]`).
+   */
   private parseArray(): Term {
     const open = this.next();
     const location = this.loc(open);
@@ -253,15 +258,25 @@ export abstract class TermParser {
       this.next();
       return { type: 'array', items: [], location };
     }
+    const potentialComprehension = this.skipLeadingComma();
     const start = this.pos;
-    const first = this.parseInfix(false, false);
-    const body = this.tryComprehensionBody(']');
-    if (body) return { type: 'arraycompr', term: first, body, location };
-    if (this.isPunct('|')) return { type: 'array', items: this.reparseList(start, ']'), location };
-    return { type: 'array', items: this.parseList(']', first), location };
+    const depth = this.depth;
+    const head = this.parseTerm();
+    if (this.isPunct(']') || this.isPunct(',')) return { type: 'array', items: this.parseList(']', head), location };
+    if (this.isPunct('|') && potentialComprehension) {
+      const body = this.tryComprehensionBody(']');
+      if (body) return { type: 'arraycompr', term: head, body, location };
+    }
+    this.pos = start;
+    this.depth = depth;
+    return { type: 'array', items: this.parseList(']'), location };
   }
 
-  /** `{}` object, `{k: v, …}` object, `{a, …}` set, `{x | …}` / `{k: v | …}` comprehensions. */
+  /**
+   * `{}` object, `{k: v, …}` object, `{a, …}` set, `{x | …}` / `{k: v | …}` comprehensions — OPA's parseSetOrObject:
+   * the first item is tried as a single term so that `{a | b}` is a set comprehension (OPA prefers comprehensions);
+   * only when no comprehension fits is it re-read as an infix term (`{a | b, c}`, `{a + 1: b}`, `{(a | b)}`).
+   */
   private parseBrace(): Term {
     const open = this.next();
     const location = this.loc(open);
@@ -269,17 +284,34 @@ export abstract class TermParser {
       this.next();
       return { type: 'object', entries: [], location };
     }
+    const potentialComprehension = this.skipLeadingComma();
     const start = this.pos;
-    const first = this.parseInfix(false, false);
-    const body = this.tryComprehensionBody('}');
-    if (body) return { type: 'setcompr', term: first, body, location };
-    if (this.isPunct('|')) return { type: 'set', items: this.reparseList(start, '}'), location };
+    const depth = this.depth;
+    let first = this.parseTerm();
+    if (this.isPunct('|') && potentialComprehension) {
+      const body = this.tryComprehensionBody('}');
+      if (body) return { type: 'setcompr', term: first, body, location };
+      this.pos = start;
+      this.depth = depth;
+      return { type: 'set', items: this.parseList('}'), location };
+    }
+    if (!this.isPunct('}') && !this.isPunct(',') && !this.isPunct(':')) {
+      this.pos = start;
+      this.depth = depth;
+      first = this.parseInfix(false);
+    }
     if (!this.isPunct(':')) return { type: 'set', items: this.parseList('}', first), location };
     this.next();
-    const value = this.parseInfix(false, false);
-    if (this.isPunct('|')) {
-      this.next();
-      return { type: 'objectcompr', key: first, value, body: this.parseBody('}'), location };
+    const valueStart = this.pos;
+    let value = this.parseTerm();
+    if (this.isPunct('|') && potentialComprehension) {
+      const body = this.tryComprehensionBody('}', true);
+      if (body) return { type: 'objectcompr', key: first, value, body, location };
+    }
+    if (!this.isPunct('}') && !this.isPunct(',')) {
+      this.pos = valueStart;
+      this.depth = depth;
+      value = this.parseInfix(false);
     }
     const entries: ObjectEntry[] = [{ key: first, value }];
     for (;;) {
@@ -294,12 +326,19 @@ export abstract class TermParser {
     return { type: 'object', entries, location };
   }
 
+  /** OPA accepts (for backwards compatibility) a leading comma, `[, x]`; such a collection is never a comprehension. */
+  private skipLeadingComma(): boolean {
+    if (!this.isPunct(',')) return true;
+    this.next();
+    return false;
+  }
+
   /**
-   * At `|` after a collection's first term: the comprehension body, or null (position unchanged) when what follows
-   * is not a valid body — then `|` was set union, as in `[x | y, 5]` (OPA retries the collection the same way).
+   * At `|` after a collection's first term: the comprehension body (consuming `end`), or null (position restored to
+   * the `|`) when no body parses up to `end`. Like OPA, a failed array/set body only falls back to a plain collection
+   * when parsing stopped at a `,` (`[x | y, 5]`); any other failure is the body's error.
    */
-  private tryComprehensionBody(end: string): Body | null {
-    if (!this.isPunct('|')) return null;
+  private tryComprehensionBody(end: string, object = false): Body | null {
     const saved = this.pos;
     const depth = this.depth;
     try {
@@ -307,16 +346,11 @@ export abstract class TermParser {
       return this.parseBody(end);
     } catch (e) {
       if (!(e instanceof RegoParseError)) throw e;
+      if (!object && !this.isPunct(',')) throw e;
       this.pos = saved;
       this.depth = depth;
       return null;
     }
-  }
-
-  /** Re-reads a collection's items from `start` with `|` as the union operator. */
-  private reparseList(start: number, end: string): Term[] {
-    this.pos = start;
-    return this.parseList(end);
   }
 
   /** Expects a var token (not a keyword) and returns it as a term. */

@@ -1,0 +1,169 @@
+/**
+ * `tollgate policy build <dir|files…> -e <entrypoint>… -o bundle.tar.gz [--v0-compatible] [--data file.json]`
+ * `tollgate policy eval <bundle> [-e <entrypoint>] [--input file.json] [--data file.json]`
+ */
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadPolicy } from '@open-policy-agent/opa-wasm';
+import { BundleError, readBundle, writeBundle } from './bundle.js';
+import { formatError } from './rego/check/index.js';
+import { compilePolicy } from './rego/codegen/index.js';
+
+export const POLICY_USAGE = `usage:
+  tollgate policy build <dir|files…> -e <entrypoint>… -o bundle.tar.gz [--v0-compatible] [--data file.json]
+  tollgate policy eval <bundle> [-e <entrypoint>] [--input file.json] [--data file.json]`;
+
+function fail(msg: string, code = 1): number {
+  process.stderr.write(`${msg}\n`);
+  return code;
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** `*.rego` files below dir, recursively, sorted by path. */
+function collectRego(dir: string): string[] {
+  const out: string[] = [];
+  for (const ent of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const p = join(dir, ent.name);
+    if (ent.isDirectory()) out.push(...collectRego(p));
+    else if (ent.isFile() && ent.name.endsWith('.rego')) out.push(p);
+  }
+  return out;
+}
+
+function readJson(file: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read ${what} ${file}: ${message(e)}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file}: invalid JSON ${what}: ${message(e)}`);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Deep merge of objects; `over` wins on non-object conflicts. */
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const cur = out[k];
+    out[k] = isObject(cur) && isObject(v) ? merge(cur, v) : v;
+  }
+  return out;
+}
+
+async function build(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      entrypoint: { type: 'string', short: 'e', multiple: true },
+      output: { type: 'string', short: 'o' },
+      'v0-compatible': { type: 'boolean' },
+      data: { type: 'string' },
+      revision: { type: 'string' },
+    },
+  });
+  const entrypoints = (values.entrypoint ?? []).map((e) => e.replace(/^data[./]/, '').replaceAll('.', '/'));
+  if (positionals.length === 0 || entrypoints.length === 0 || values.output === undefined) return fail(POLICY_USAGE, 64);
+  const files: string[] = [];
+  for (const p of positionals) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      return fail(`no such file or directory: ${p}`);
+    }
+    files.push(...(st.isDirectory() ? collectRego(p) : [p]));
+  }
+  if (files.length === 0) return fail(`no .rego files found in ${positionals.join(', ')}`);
+  const sources = files.map((file) => ({ file, text: readFileSync(file, 'utf8') }));
+  let data: unknown = {};
+  if (values.data !== undefined) {
+    data = readJson(values.data, 'data');
+    if (!isObject(data)) return fail(`${values.data}: data must be a JSON object`);
+  }
+  const result = compilePolicy(sources, { entrypoints, regoVersion: values['v0-compatible'] === true ? 'v0' : 'v1' });
+  if (result.errors !== undefined) {
+    for (const e of result.errors) process.stderr.write(`${formatError(e)}\n`);
+    return 1;
+  }
+  const bundle = writeBundle({ wasm: result.wasm, data, entrypoints, ...(values.revision !== undefined ? { revision: values.revision } : {}) });
+  writeFileSync(values.output, bundle);
+  process.stderr.write(`wrote ${values.output} (${files.length} file${files.length === 1 ? '' : 's'}, entrypoints: ${entrypoints.join(', ')})\n`);
+  return 0;
+}
+
+async function evaluate(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      entrypoint: { type: 'string', short: 'e' },
+      input: { type: 'string', short: 'i' },
+      data: { type: 'string' },
+    },
+  });
+  const [file, ...extra] = positionals;
+  if (file === undefined || extra.length > 0) return fail(POLICY_USAGE, 64);
+  let bundle;
+  try {
+    bundle = readBundle(readFileSync(file));
+  } catch (e) {
+    return fail(`${file}: ${message(e)}`);
+  }
+  for (const n of bundle.notes) process.stderr.write(`note: ${n}\n`);
+  let data: Record<string, unknown> = bundle.data;
+  if (values.data !== undefined) {
+    const extraData = readJson(values.data, 'data');
+    if (!isObject(extraData)) return fail(`${values.data}: data must be a JSON object`);
+    data = merge(data, extraData);
+  }
+  const input = values.input !== undefined ? readJson(values.input, 'input') : undefined;
+  let policy;
+  try {
+    policy = await loadPolicy(bundle.wasm);
+  } catch (e) {
+    return fail(`${file}: cannot load policy.wasm: ${message(e)}`);
+  }
+  const available = Object.keys(policy.entrypoints as Record<string, number>);
+  const ep = values.entrypoint?.replace(/^data[./]/, '').replaceAll('.', '/') ?? bundle.entrypoints[0] ?? available[0];
+  if (ep === undefined) return fail(`${file}: the policy has no entrypoints`);
+  if (!available.includes(ep)) return fail(`${file}: unknown entrypoint ${ep} (available: ${available.join(', ') || 'none'})`);
+  try {
+    policy.setData(data);
+    const rs: unknown = policy.evaluate(input, ep);
+    process.stdout.write(`${JSON.stringify(rs, null, 2)}\n`);
+  } catch (e) {
+    return fail(`evaluation error: ${message(e)}`);
+  }
+  return 0;
+}
+
+export async function policyCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  try {
+    switch (sub) {
+      case 'build':
+        return await build(rest);
+      case 'eval':
+        return await evaluate(rest);
+      default:
+        return fail(POLICY_USAGE, 64);
+    }
+  } catch (e) {
+    if (String((e as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) return fail(`${message(e)}\n${POLICY_USAGE}`, 64);
+    if (e instanceof BundleError || e instanceof Error) return fail(message(e));
+    throw e;
+  }
+}
