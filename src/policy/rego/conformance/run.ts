@@ -3,11 +3,10 @@
  * compiler, evaluates through @open-policy-agent/opa-wasm, compares. A case the compiler cannot handle fails
  * (or is skipped with a reason); it never passes.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import { compilePolicy } from '../codegen/index.js';
+import { readCases, yamlFiles, type RawCase } from './corpus.js';
 
 export type Outcome = 'passed' | 'failed' | 'skipped';
 
@@ -26,35 +25,6 @@ export interface RunSummary {
   failed: number;
   skipped: number;
   byCategory: Map<string, { passed: number; failed: number; skipped: number }>;
-}
-
-interface RawCase {
-  note?: string;
-  modules?: string[];
-  data?: unknown;
-  input?: unknown;
-  input_term?: string;
-  query?: string;
-  want_result?: unknown;
-  want_error?: string;
-  want_error_code?: string;
-  error?: string;
-  no_result?: boolean;
-  sort_bindings?: boolean;
-  strict_error?: boolean;
-  /** regorus: built-in errors are strict unless `strict: false`. */
-  strict?: boolean;
-  skip?: unknown;
-}
-
-function yamlFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...yamlFiles(p));
-    else if (/\.ya?ml$/.test(name)) out.push(p);
-  }
-  return out;
 }
 
 /** Category: top-level folder under `opa/` or `regorus/` (or under the given root). */
@@ -207,14 +177,12 @@ export async function runConformance(root: string): Promise<RunSummary> {
     const rel = relative(root, file) || file;
     const category = categoryOf(root, file);
     const regorus = file.split(sep).includes('regorus');
-    let doc: { cases?: RawCase[] } | null;
-    try {
-      doc = parseYaml(readFileSync(file, 'utf8')) as { cases?: RawCase[] } | null;
-    } catch (e) {
-      results.push({ file: rel, note: '(file)', category, outcome: 'skipped', detail: `YAML error: ${String(e)}` });
+    const { cases, yamlErrors } = readCases(file);
+    if (yamlErrors.length > 0) {
+      results.push({ file: rel, note: '(file)', category, outcome: 'skipped', detail: `YAML error: ${yamlErrors[0]}` });
       continue;
     }
-    for (const c of doc?.cases ?? []) {
+    for (const c of cases) {
       let r: { outcome: Outcome; detail?: string };
       try {
         r = await runCase(c, regorus);

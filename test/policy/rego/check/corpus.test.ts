@@ -7,29 +7,17 @@
  *   compile-time `want_error_code` at all (all are eval_*), so these come from regorus's `error` messages, mapped to
  *   the OPA code for the same condition (table `REGORUS_CODES`).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseDocument } from 'yaml';
 import type { Body, Module } from '../../../../src/policy/rego/syntax/ast.js';
 import { RegoParseError } from '../../../../src/policy/rego/syntax/errors.js';
 import { parseModule, parseQuery } from '../../../../src/policy/rego/syntax/parser.js';
 import { checkModules, formatError, type CompileError } from '../../../../src/policy/rego/check/index.js';
+import { readCases, yamlFiles, type RawCase } from '../../../../src/policy/rego/conformance/corpus.js';
 import { requireCorpus } from '../../../helpers/corpus.js';
 
 const CORPUS = requireCorpus();
 
-interface Case {
-  note?: string;
-  modules?: string[];
-  query?: string;
-  want_result?: unknown;
-  want_error?: string;
-  want_error_code?: string;
-  error?: string;
-  no_result?: boolean;
-  skip?: unknown;
-}
 
 /** regorus error text → the OPA compile-time code for the same condition. */
 const REGORUS_CODES: [RegExp, string, RegExp?][] = [
@@ -46,15 +34,8 @@ const REGORUS_CODES: [RegExp, string, RegExp?][] = [
 
 const CORE = new Set(['completedoc', 'partialsetdoc', 'partialobjectdoc', 'defaultkeyword', 'elsekeyword', 'containskeyword', 'every', 'comprehensions', 'negation', 'functions', 'disjunction', 'eqexpr', 'comparisonexpr', 'assignments', 'inputvalues', 'dataderef', 'nestedreferences', 'varreferences', 'withkeyword']);
 
-function yamlFiles(dir: string): string[] {
-  return readdirSync(dir).sort().flatMap((name) => {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) return yamlFiles(p);
-    return /\.ya?ml$/.test(name) ? [p] : [];
-  });
-}
 
-function parseAll(c: Case, rel: string, versionsFor: (src: string) => ('v0' | 'v1')[]): { modules: Module[] } | { parseError: RegoParseError } {
+function parseAll(c: RawCase, rel: string, versionsFor: (src: string) => ('v0' | 'v1')[]): { modules: Module[] } | { parseError: RegoParseError } {
   const modules: Module[] = [];
   for (const [i, src] of (c.modules ?? []).entries()) {
     let last: RegoParseError | undefined;
@@ -91,8 +72,7 @@ function run(folder: 'opa' | 'regorus'): Map<string, Tally> {
     if (folder === 'regorus' && (top === 'target' || top === 'rego-extensions')) continue;
     const t = out.get(top) ?? { clean: 0, falsePositives: [], expected: 0, matched: 0, mismatched: [], skipped: 0 };
     out.set(top, t);
-    const doc = parseDocument(readFileSync(path, 'utf8')).toJS() as { cases?: Case[] };
-    for (const c of doc.cases ?? []) {
+    for (const c of readCases(path).cases) {
       const label = `${folder}/${rel} [${c.note ?? ''}]`;
       if (c.skip) {
         t.skipped++;

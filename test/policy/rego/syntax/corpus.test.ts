@@ -3,24 +3,15 @@
  * counts reached, so parser regressions fail. OPA's cases are all v0 syntax (corpus README); regorus's mix v0 and
  * v1, so a regorus module is parsed as v1 first and, failing that, as v0 (what its own engine accepts).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseDocument } from 'yaml';
 import { RegoParseError } from '../../../../src/policy/rego/syntax/errors.js';
 import { parseModule, parseQuery } from '../../../../src/policy/rego/syntax/parser.js';
+import { readCases, yamlFiles } from '../../../../src/policy/rego/conformance/corpus.js';
 import { requireCorpus } from '../../../helpers/corpus.js';
 
 const CORPUS = requireCorpus();
 
-interface Case {
-  note?: string;
-  modules?: string[];
-  query?: string;
-  want_error?: string;
-  want_error_code?: string;
-  error?: string;
-}
 
 interface Failure {
   file: string;
@@ -29,15 +20,6 @@ interface Failure {
   expectsError: boolean;
 }
 
-function yamlFiles(dir: string): string[] {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((name) => {
-      const p = join(dir, name);
-      if (statSync(p).isDirectory()) return yamlFiles(p);
-      return /\.ya?ml$/.test(name) ? [p] : [];
-    });
-}
 
 function parseAny(src: string, file: string, versions: ('v0' | 'v1')[]): RegoParseError | null {
   let last: RegoParseError | null = null;
@@ -71,8 +53,7 @@ function run(folder: string, versions: ('v0' | 'v1')[]): Map<string, Tally> {
     byTop.set(top, tally);
     // Two files (opa/time/test-time-0948, regorus/loop/chained) have under-indented flow collections in their data,
     // which go-yaml accepts and the `yaml` package reports; the documents still compose, so read them anyway.
-    const doc = parseDocument(readFileSync(path, 'utf8')).toJS() as { cases?: Case[] };
-    for (const c of doc.cases ?? []) {
+    for (const c of readCases(path).cases) {
       const expectsError = c.want_error !== undefined || c.want_error_code !== undefined || c.error !== undefined;
       (c.modules ?? []).forEach((src, i) => {
         tally.modules++;
