@@ -5,15 +5,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildRuntime, readCString, Wasm } from './helpers.js';
 
 type Fn = (...a: number[]) => number;
-interface RawInstance {
-  exports: Record<string, unknown>;
-}
-const WA = (globalThis as unknown as {
-  WebAssembly: {
-    Memory: new (d: { initial: number }) => { buffer: ArrayBuffer };
-    Instance: new (m: object, imports: object) => RawInstance;
-  };
-}).WebAssembly;
 
 type V = null | boolean | number | string | V[] | { $set: V[] } | { [k: string]: V };
 type Want = V | undefined | { error: string };
@@ -25,7 +16,7 @@ let base = 0;
 
 beforeAll(() => {
   runtime = buildRuntime();
-  memory = new WA.Memory({ initial: 5 });
+  memory = new Wasm.Memory({ initial: 5 });
   const env: Record<string, unknown> = { memory };
   env.opa_abort = (addr: number): never => {
     throw new Error(`abort: ${readCString(memory, addr)}`);
@@ -35,7 +26,7 @@ beforeAll(() => {
       throw new Error(`${n} called`);
     };
   }
-  const inst = new WA.Instance(new Wasm.Module(runtime), { env });
+  const inst = new Wasm.Instance(new Wasm.Module(runtime), { env });
   ex = inst.exports as Record<string, Fn>;
   base = ex.opa_heap_ptr_get!();
 });

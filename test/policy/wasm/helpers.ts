@@ -65,6 +65,11 @@ interface ModuleDescriptor {
   kind: string;
 }
 
+/** A module instantiated without the SDK. */
+export interface RawInstance {
+  exports: Record<string, unknown>;
+}
+
 /** The bits of the WebAssembly JS API the tests use (the project's lib settings do not declare it). */
 export const Wasm = (globalThis as unknown as {
   WebAssembly: {
@@ -73,5 +78,7 @@ export const Wasm = (globalThis as unknown as {
       imports(m: object): ModuleDescriptor[];
       exports(m: object): ModuleDescriptor[];
     };
+    Memory: new (d: { initial: number }) => { buffer: ArrayBuffer };
+    Instance: new (m: object, imports: object) => RawInstance;
   };
 }).WebAssembly;

@@ -4,7 +4,7 @@ import * as bin from '../../../src/policy/wasm/binary.js';
 import { Code, fn } from '../../../src/policy/wasm/emit.js';
 import { linkPolicy, type Constant, type LinkInput } from '../../../src/policy/wasm/link.js';
 import { examplePolicyInput } from './example-codegen.js';
-import { buildRuntime, exportsOf, load, Wasm, type AbiPath } from './helpers.js';
+import { buildRuntime, exportsOf, load, Wasm, type AbiPath, type RawInstance } from './helpers.js';
 
 let runtime: Uint8Array;
 beforeAll(() => {
@@ -13,22 +13,13 @@ beforeAll(() => {
 
 const HOST_IMPORTS = ['opa_abort', 'opa_println', 'opa_builtin0', 'opa_builtin1', 'opa_builtin2', 'opa_builtin3', 'opa_builtin4'];
 
-interface RawInstance {
-  exports: Record<string, unknown>;
-}
-const WA = (globalThis as unknown as {
-  WebAssembly: {
-    Memory: new (d: { initial: number }) => { buffer: ArrayBuffer };
-    Instance: new (m: object, imports: object) => RawInstance;
-  };
-}).WebAssembly;
 
 /** Instantiates without the SDK (stub host functions) to look at the start state. */
 function instantiateRaw(bytes: Uint8Array): RawInstance {
-  const memory = new WA.Memory({ initial: 5 });
+  const memory = new Wasm.Memory({ initial: 5 });
   const env: Record<string, unknown> = { memory };
   for (const n of HOST_IMPORTS) env[n] = () => { throw new Error(`${n} called`); };
-  return new WA.Instance(new Wasm.Module(bytes), { env });
+  return new Wasm.Instance(new Wasm.Module(bytes), { env });
 }
 
 function section(bytes: Uint8Array, id: number): Uint8Array {
