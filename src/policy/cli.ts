@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadPolicy } from '@open-policy-agent/opa-wasm';
+import { loadTollgatePolicy } from './load.js';
 import { BundleError, readBundle, writeBundle } from './bundle.js';
 import { formatError } from './rego/check/index.js';
 import { compilePolicy } from './rego/codegen/index.js';
@@ -132,7 +132,7 @@ async function evaluate(argv: string[]): Promise<number> {
   const input = values.input !== undefined ? readJson(values.input, 'input') : undefined;
   let policy;
   try {
-    policy = await loadPolicy(bundle.wasm);
+    policy = await loadTollgatePolicy(bundle.wasm);
   } catch (e) {
     return fail(`${file}: cannot load policy.wasm: ${message(e)}`);
   }

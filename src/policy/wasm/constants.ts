@@ -12,19 +12,24 @@ export type ConstValue =
   | string
   | { array: ConstValue[] }
   | { object: [ConstValue, ConstValue][] }
-  | { set: ConstValue[] };
+  | { set: ConstValue[] }
+  /** A number kept as its literal text (integers beyond 64 bits): exact when printed, a double in arithmetic. */
+  | { raw: string };
 
-/** A constant: a value (address of its header) or raw NUL-terminated ASCII text (for opa_abort). */
-export type Constant = ConstValue | { cstring: string };
+/**
+ * A constant: a value (address of its header), raw NUL-terminated ASCII text (for opa_abort), or a 4-byte cell the
+ * generated code may write (zero at start; `name` keeps cells apart when constants are de-duplicated).
+ */
+export type Constant = ConstValue | { cstring: string } | { cell: string };
 
 const T_NULL = 1, T_BOOLEAN = 2, T_NUMBER = 3, T_STRING = 4, T_ARRAY = 5, T_OBJECT = 6, T_SET = 7;
-const N_INT = 0, N_FLOAT = 1;
+const N_INT = 0, N_FLOAT = 1, N_RAW = 2;
 const I64_MIN = -(1n << 63n), I64_MAX = (1n << 63n) - 1n;
 
 type Norm =
   | { t: 1 }
   | { t: 2; b: boolean }
-  | { t: 3; int?: bigint; f: number }
+  | { t: 3; int?: bigint; f: number; raw?: Uint8Array }
   | { t: 4; utf8: Uint8Array }
   | { t: 5; items: Norm[] }
   | { t: 6; pairs: [Norm, Norm][] }
@@ -46,6 +51,11 @@ function normalize(v: ConstValue): Norm {
     return Number.isSafeInteger(v) && !Object.is(v, -0) ? { t: 3, int: BigInt(v), f: v } : { t: 3, f: v };
   }
   if (typeof v === 'string') return { t: 4, utf8: new TextEncoder().encode(v) };
+  if ('raw' in v) {
+    const f = Number(v.raw);
+    if (!Number.isFinite(f)) throw new RangeError(`constant number must be finite: ${v.raw}`);
+    return { t: 3, f, raw: new TextEncoder().encode(v.raw) };
+  }
   if ('array' in v) return { t: 5, items: v.array.map(normalize) };
   if (isObj(v)) {
     const pairs = v.object.map(([k, x]): [Norm, Norm] => [normalize(k), normalize(x)]).sort((a, b) => compare(a[0], b[0]));
@@ -125,7 +135,15 @@ export function layoutConstants(constants: readonly Constant[], base: number): {
     if (v.t === 3) {
       const off = alloc(24);
       buf[off] = T_NUMBER;
-      if (v.int !== undefined) {
+      if (v.raw !== undefined) {
+        // DESIGN.md §2: repr 2 = f64 @8 plus the literal text (ptr @4, len @16)
+        buf[off + 1] = N_RAW;
+        view.setFloat64(off + 8, v.f, true);
+        const p = alloc(v.raw.length);
+        buf.set(v.raw, p);
+        u32(off + 4, base + p);
+        u32(off + 16, v.raw.length);
+      } else if (v.int !== undefined) {
         buf[off + 1] = N_INT;
         view.setBigInt64(off + 8, v.int, true);
       } else {
@@ -175,6 +193,7 @@ export function layoutConstants(constants: readonly Constant[], base: number): {
   };
 
   const addrs = constants.map((c) => {
+    if (c !== null && typeof c === 'object' && 'cell' in c) return base + alloc(4);
     if (c !== null && typeof c === 'object' && 'cstring' in c) {
       const s = c.cstring;
       if (!/^[\x01-\x7f]*$/.test(s)) throw new Error('cstring constants must be ASCII without NUL (opa_abort decodes Latin-1)');

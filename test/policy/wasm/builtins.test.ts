@@ -452,6 +452,277 @@ table('encoding, json, units, semver', [
   ['semver.compare', ['1.0.0', 1], undefined],
 ]);
 
+// Unicode case mapping: Go's strings.ToLower/ToUpper (simple per-rune mapping, Unicode 15.0).
+table('lower/upper (Unicode)', [
+  ['lower', ['ÀÉÎÕÜÝÞ×÷àéîõüýþÿßµ'], 'àéîõüýþ×÷àéîõüýþÿßµ'],
+  ['upper', ['ÀÉÎÕÜÝÞ×÷àéîõüýþÿßµ'], 'ÀÉÎÕÜÝÞ×÷ÀÉÎÕÜÝÞŸßΜ'], // ß has no simple uppercase; µ → Greek Μ
+  ['lower', ['ĀĂĄĆĈĊČĎĐĒĲŁŸŽİāăąćĉċčďđēĳłžıſŉ'], 'āăąćĉċčďđēĳłÿžiāăąćĉċčďđēĳłžıſŉ'], // İ → i
+  ['upper', ['ĀĂĄĆĈĊČĎĐĒĲŁŸŽİāăąćĉċčďđēĳłžıſŉ'], 'ĀĂĄĆĈĊČĎĐĒĲŁŸŽİĀĂĄĆĈĊČĎĐĒĲŁŽISŉ'], // ı → I, ſ → S
+  ['lower', ['ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩΆΈΉΊΌΎΏΪΫ'], 'αβγδεζηθικλμνξοπρστυφχψωάέήίόύώϊϋ'],
+  ['upper', ['αβγδεζηθικλμνξοπρστυφχψωςάέήίόύώϊϋΐΰ'], 'ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩΣΆΈΉΊΌΎΏΪΫΐΰ'],
+  ['lower', ['ΣΑΣ'], 'σασ'], // no final-sigma rule
+  ['lower', ['АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯЀЃЍЎЏӀӁ'], 'абвгдеёжзийклмнопрстуфхцчшщъыьэюяѐѓѝўџӏӂ'],
+  ['upper', ['абвгдеёжзийклмнопрстуфхцчшщъыьэюяѐѓѝўџӏӂ'], 'АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯЀЃЍЎЏӀӁ'],
+  ['lower', ['ԱԲԳԴԵԶԷԸԹԺԻԼԽԾԿՀՁՂՃՄՅՆՇՈՉՊՋՌՍՎՏՐՑՒՓՔՕՖ'], 'աբգդեզէըթժիլխծկհձղճմյնշոչպջռսվտրցւփքօֆ'],
+  ['upper', ['աբգդեզէըթժիլխծկհձղճմյնշոչպջռսվտրցւփքօֆև'], 'ԱԲԳԴԵԶԷԸԹԺԻԼԽԾԿՀՁՂՃՄՅՆՇՈՉՊՋՌՍՎՏՐՑՒՓՔՕՖև'],
+  ['lower', ['ＡＢＣＺａｂｃｚ０'], 'ａｂｃｚａｂｃｚ０'],
+  ['upper', ['ＡＢＣＺａｂｃｚ０'], 'ＡＢＣＺＡＢＣＺ０'],
+  ['lower', ['ǄǅǆǇǈǉǱǲǳ'], 'ǆǆǆǉǉǉǳǳǳ'], // titlecase digraphs
+  ['upper', ['ǄǅǆǇǈǉǱǲǳ'], 'ǄǄǄǇǇǇǱǱǱ'],
+  // width changes (K Kelvin 3 → 1 byte, Ⱥ 2 → 3 bytes), 4-byte Deseret, Georgian, Cherokee, ẞ
+  ['lower', ['KÅȺⱥ𐐀𐐨ႠⴀꭰᏀẞ'], 'kåⱥⱥ𐐨𐐨ⴀⴀꭰꮐß'],
+  ['upper', ['KÅȺⱥ𐐀𐐨ႠⴀꭰᏀẞ'], 'KÅȺȺ𐐀𐐀ႠႠᎠᏀẞ'],
+  ['lower', ['Hello Wörld ΣΑΣ ÇA'], 'hello wörld σασ ça'],
+  ['upper', ['Hello Wörld ΣΑΣ ÇA'], 'HELLO WÖRLD ΣΑΣ ÇA'],
+  ['lower', [''], ''],
+  ['upper', [''], ''],
+  ['lower', ['abc-é😀'], 'abc-é😀'],
+  ['upper', ['ABC-1 €😀'], 'ABC-1 €😀'],
+  ['lower', [['A']], undefined],
+]);
+
+describe('lower/upper on raw bytes', () => {
+  function rawString(bytes: number[]): number {
+    const p = ex.opa_malloc!(bytes.length);
+    new Uint8Array(memory.buffer).set(bytes, p);
+    return ex.tg_string!(p, bytes.length);
+  }
+  function bytesOf(v: number): number[] {
+    const dv = new DataView(memory.buffer);
+    const p = dv.getUint32(v + 4, true);
+    return [...new Uint8Array(memory.buffer, p, dv.getUint32(v + 8, true))];
+  }
+  it('invalid UTF-8 bytes become U+FFFD (Go strings.Map), valid text is still mapped', () => {
+    ex.opa_heap_ptr_set!(base);
+    // "a" FF "b" "é" E2 82 (truncated €) → "A" FFFD "B" "É" FFFD FFFD
+    const r = ex.tg_bi_upper!(rawString([0x61, 0xff, 0x62, 0xc3, 0xa9, 0xe2, 0x82]));
+    expect(bytesOf(r)).toEqual([0x41, 0xef, 0xbf, 0xbd, 0x42, 0xc3, 0x89, 0xef, 0xbf, 0xbd, 0xef, 0xbf, 0xbd]);
+    // already lower-case but invalid: still rewritten
+    const l = ex.tg_bi_lower!(rawString([0x78, 0xc0, 0xaf]));
+    expect(bytesOf(l)).toEqual([0x78, 0xef, 0xbf, 0xbd, 0xef, 0xbf, 0xbd]);
+    // a genuine U+FFFD stays as it is
+    const f = ex.tg_bi_lower!(rawString([0xef, 0xbf, 0xbd, 0x41]));
+    expect(bytesOf(f)).toEqual([0xef, 0xbf, 0xbd, 0x61]);
+  });
+});
+
+// object.subset: OPA's topdown semantics (corpus opa/subset plus edge cases).
+const SUP: V = { a: 5, b: 7, c: 15, nested: { x: 10, y: 15, z: 20, set1: S(1, 2, 3, 4), arr1: [6, 7, 8, 9] } };
+table('object.subset', [
+  ['object.subset', [{ a: 5, b: 7, c: 15 }, { a: 5 }], true],
+  ['object.subset', [{ a: 5 }, { a: 5, b: 7, c: 15 }], false],
+  ['object.subset', [{ a: 5, b: 7, c: 15 }, { a: 5, b: 10 }], false],
+  ['object.subset', [{ a: 5, b: 10 }, { a: 5, b: 7, c: 15 }], false],
+  ['object.subset', [SUP, { a: 5, nested: { x: 10, y: 15, z: 20, set1: S(1, 2, 3, 4), arr1: [6, 7, 8, 9] } }], true],
+  ['object.subset', [SUP, { a: 5, nested: { x: 10, y: 15 } }], true],
+  ['object.subset', [{ a: 5, nested: { x: 10, y: 15 } }, SUP], false],
+  ['object.subset', [SUP, { a: 5, nested: { x: 10, y: 15, set1: S(4, 1), arr1: [6, 7] } }], true],
+  ['object.subset', [{ a: 5, nested: { x: 10, y: 15, set1: S(4, 1), arr1: [6, 7] } }, SUP], false],
+  ['object.subset', [SUP, { nested: { arr1: [6, 8] } }], false], // arrays: contiguous run only
+  ['object.subset', [SUP, { nested: { arr1: [8, 9] } }], true],
+  ['object.subset', [SUP, { nested: { set1: S(5) } }], false],
+  ['object.subset', [SUP, { nested: { arr1: S(6, 7) } }], false], // nested array ⊇ set: not supported
+  ['object.subset', [SUP, { nested: { x: { y: 1 } } }], false], // type mismatch
+  ['object.subset', [SUP, { nested: 5 }], false],
+  ['object.subset', [SUP, { d: 5 }], false],
+  ['object.subset', [{ a: { b: { c: { d: 1, e: 2 } } } }, { a: { b: { c: { d: 1 } } } }], true],
+  ['object.subset', [{ a: { b: { c: { d: 1, e: 2 } } } }, { a: { b: { c: { d: 2 } } } }], false],
+  ['object.subset', [{ a: [S(1, 2)] }, { a: [S(1)] }], false], // array elements compared by equality
+  ['object.subset', [{ a: S(S(1, 2)) }, { a: S(S(1)) }], false], // set members by equality
+  ['object.subset', [{ a: null, b: 'x' }, { a: null, b: 'x' }], true],
+  ['object.subset', [{}, {}], true],
+  ['object.subset', [{ a: 1 }, {}], true],
+  ['object.subset', [{}, { a: 1 }], false],
+  // sets
+  ['object.subset', [S(1, 2, 3), S(3, 2)], true],
+  ['object.subset', [S(3, 2), S(1, 2, 3)], false],
+  ['object.subset', [S(1, 2, 3, S('a', 'b', 'c')), S(3, 2, S('a', 'b', 'c'))], true],
+  ['object.subset', [S(3, 2, S('a', 'b', 'c')), S(1, 2, 3, S('a', 'b', 'c'))], false],
+  ['object.subset', [S(1, 2, 3, S('a', 'b', 'c')), S(3, 2, S('a', 'b'))], false],
+  ['object.subset', [S(3, 2, S('a', 'b')), S(1, 2, 3, S('a', 'b', 'c'))], false],
+  ['object.subset', [S(1, 'a', [1], { k: 1 }), S({ k: 1 }, 'a')], true],
+  ['object.subset', [S(1, 'a', [1], { k: 1 }), S({ k: 2 })], false],
+  ['object.subset', [S(), S()], true],
+  ['object.subset', [S(1), S()], true],
+  ['object.subset', [S(), S(1)], false],
+  // arrays: sub must appear as a contiguous run of super
+  ['object.subset', [[1, 2, 3, 4, 5, 6], [3, 4, 5]], true],
+  ['object.subset', [[3, 4, 5], [1, 2, 3, 4, 5, 6]], false],
+  ['object.subset', [[1, 2, 3, 4, 5, 6], [1, 2, 3]], true],
+  ['object.subset', [[1, 2, 3], [1, 2, 3, 4, 5, 6]], false],
+  ['object.subset', [[1, 2, 3, 4, 5, 6], [4, 5, 6]], true],
+  ['object.subset', [[4, 5, 6], [1, 2, 3, 4, 5, 6]], false],
+  ['object.subset', [[1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6]], true],
+  ['object.subset', [[1, 2, 3, 4, 5, 6], [1, 3]], false],
+  ['object.subset', [[1, 2, 1, 2, 3], [1, 2, 3]], true],
+  ['object.subset', [[1, 1, 2], [1, 2]], true],
+  ['object.subset', [[1, 2, 3], [3, 2]], false],
+  ['object.subset', [[[1, 2], { a: 1 }], [{ a: 1 }]], true],
+  ['object.subset', [[{ a: 1, b: 2 }], [{ a: 1 }]], false], // no recursion into array elements
+  ['object.subset', [[], []], true],
+  ['object.subset', [[1], []], true],
+  ['object.subset', [[], [1]], false],
+  // array super, set sub (OPA counts super elements that are members of sub)
+  ['object.subset', [[1, 2, 3, 4, 5, 6], S(4, 3, 2)], true],
+  ['object.subset', [[1, 2, 3, 4, 5, 6], S(9, 8, 7)], false],
+  ['object.subset', [[1, 2, 3, 4, 5, 6], S(6, 7)], false],
+  ['object.subset', [['a', S(1)], S(S(1))], true],
+  ['object.subset', [[1], S()], true],
+  ['object.subset', [[], S()], false], // OPA quirk: an empty array matches nothing
+  ['object.subset', [[1, 1], S(1, 2)], true], // OPA quirk: duplicates count again
+  // operand types OPA rejects (type error) → undefined
+  ['object.subset', [S(4, 3, 2), [1, 2, 3, 4, 5, 6]], undefined],
+  ['object.subset', [S(9, 8, 7), [1, 2, 3, 4, 5, 6]], undefined],
+  ['object.subset', [{ a: 1 }, S('a')], undefined],
+  ['object.subset', [{ a: 1 }, ['a']], undefined],
+  ['object.subset', [[1], { a: 1 }], undefined],
+  ['object.subset', [1, 1], undefined],
+  ['object.subset', ['ab', 'a'], undefined],
+  ['object.subset', [null, null], undefined],
+]);
+
+// walk: pre-order [path, value] pairs; children in array / key / element order.
+const WALK_OBJ: V = {
+  bar: 'baz',
+  qux: [1, { p: 'rego', q: 'rules' }, S(1, 2, 3, { a: 'b', c: S('d', 'e', 1) })],
+};
+const WO: V = { a: 'b', c: S(1, 'd', 'e') };
+const WQ: V = [1, { p: 'rego', q: 'rules' }, S(1, 2, 3, WO)];
+const Q975_A0: V = { b: { foo: 1, bar: 2 } };
+const Q975_A1: V = { b: { baz: 3, qux: 4 } };
+const Q975: V = { a: [Q975_A0, Q975_A1] };
+const C971_0: V = { x: [true, false, 'foo'], y: [null, 3.14159], z: { p: true, q: false } };
+const C971: V = [C971_0];
+table('walk', [
+  ['walk', [1], [[[], 1]]],
+  ['walk', ['s'], [[[], 's']]],
+  ['walk', [null], [[[], null]]],
+  ['walk', [[]], [[[], []]]],
+  ['walk', [{}], [[[], {}]]],
+  ['walk', [S()], [[[], S()]]],
+  ['walk', [[1, 2, 3, 4]], [[[], [1, 2, 3, 4]], [[0], 1], [[1], 2], [[2], 3], [[3], 4]]],
+  ['walk', [{ v2: 'goodbye', v1: 'hello' }], [
+    [[], { v1: 'hello', v2: 'goodbye' }], [['v1'], 'hello'], [['v2'], 'goodbye'],
+  ]],
+  ['walk', [[{ foo: 1, bar: 2, bazoo: 3 }]], [
+    [[], [{ bar: 2, bazoo: 3, foo: 1 }]],
+    [[0], { bar: 2, bazoo: 3, foo: 1 }],
+    [[0, 'bar'], 2], [[0, 'bazoo'], 3], [[0, 'foo'], 1],
+  ]],
+  ['walk', [Q975], [
+    [[], Q975],
+    [['a'], [Q975_A0, Q975_A1]],
+    [['a', 0], Q975_A0],
+    [['a', 0, 'b'], { bar: 2, foo: 1 }],
+    [['a', 0, 'b', 'bar'], 2],
+    [['a', 0, 'b', 'foo'], 1],
+    [['a', 1], Q975_A1],
+    [['a', 1, 'b'], { baz: 3, qux: 4 }],
+    [['a', 1, 'b', 'baz'], 3],
+    [['a', 1, 'b', 'qux'], 4],
+  ]],
+  ['walk', [C971], [
+    [[], C971],
+    [[0], C971_0],
+    [[0, 'x'], [true, false, 'foo']],
+    [[0, 'x', 0], true], [[0, 'x', 1], false], [[0, 'x', 2], 'foo'],
+    [[0, 'y'], [null, 3.14159]],
+    [[0, 'y', 0], null], [[0, 'y', 1], 3.14159],
+    [[0, 'z'], { p: true, q: false }],
+    [[0, 'z', 'p'], true], [[0, 'z', 'q'], false],
+  ]],
+  // sets: elements in sorted order (numbers < strings < … < objects), the element is its own key
+  ['walk', [WALK_OBJ], [
+    [[], { bar: 'baz', qux: WQ }],
+    [['bar'], 'baz'],
+    [['qux'], WQ],
+    [['qux', 0], 1],
+    [['qux', 1], { p: 'rego', q: 'rules' }],
+    [['qux', 1, 'p'], 'rego'],
+    [['qux', 1, 'q'], 'rules'],
+    [['qux', 2], S(1, 2, 3, WO)],
+    [['qux', 2, 1], 1],
+    [['qux', 2, 2], 2],
+    [['qux', 2, 3], 3],
+    [['qux', 2, WO], WO],
+    [['qux', 2, WO, 'a'], 'b'],
+    [['qux', 2, WO, 'c'], S(1, 'd', 'e')],
+    [['qux', 2, WO, 'c', 1], 1],
+    [['qux', 2, WO, 'c', 'd'], 'd'],
+    [['qux', 2, WO, 'c', 'e'], 'e'],
+  ]],
+  ['walk', [S(S(), [])], [[[], S([], S())], [[[]], []], [[S()], S()]]],
+]);
+
+describe('walk on deep and wide inputs', () => {
+  it('handles the parser nesting limit (2048) for arrays and objects without recursion', () => {
+    for (const [open, close] of [['[', ']'], ['{"k":', '}']] as const) {
+      ex.opa_heap_ptr_set!(base);
+      const d = 2048;
+      const v = parse(open.repeat(d - 1) + '1' + close.repeat(d - 1));
+      const r = ex.tg_bi_walk!(v);
+      expect(ex.tg_len!(r)).toBe(d);
+      for (const i of [0, 1, 1000, d - 1]) {
+        const p = ex.tg_elem!(r, i);
+        const path = ex.tg_elem!(p, 0);
+        expect(ex.tg_len!(path)).toBe(i);
+        if (i > 0) expect(fromVal(ex.tg_elem!(path, i - 1))).toBe(open === '[' ? 0 : 'k');
+        if (i === d - 1) expect(fromVal(ex.tg_elem!(p, 1))).toBe(1);
+      }
+    }
+  });
+
+  it('nesting deeper than the parser allows (built with tg_array) still works', () => {
+    ex.opa_heap_ptr_set!(base);
+    let v = toVal('leaf');
+    const d = 20000;
+    for (let i = 0; i < d; i++) {
+      const a = ex.tg_array!(1);
+      ex.tg_array_push!(a, v);
+      v = a;
+    }
+    const before = ex.opa_heap_ptr_get!();
+    const r = ex.tg_bi_walk!(v);
+    // paths of a chain share one buffer: memory grows linearly with depth, not quadratically
+    expect((ex.opa_heap_ptr_get!() - before) / d).toBeLessThan(256);
+    expect(ex.tg_len!(r)).toBe(d + 1);
+    const last = ex.tg_elem!(r, d);
+    expect(ex.tg_len!(ex.tg_elem!(last, 0))).toBe(d);
+    expect(fromVal(ex.tg_elem!(last, 1))).toBe('leaf');
+    const mid = fromVal(ex.tg_elem!(ex.tg_elem!(r, 700), 0));
+    expect(mid).toEqual(Array(700).fill(0));
+  });
+
+  it('paths sharing a buffer stay independent (siblings, first children, pushes on a result path)', () => {
+    const doc = [[[1, 2], [3]], { a: [4, { b: 5 }], c: S([6], 7) }];
+    const r = call('walk', [doc]);
+    if (!('addr' in r)) throw new Error('walk failed');
+    const paths = (fromVal(r.addr) as V[][]).map((p) => p[0]);
+    expect(paths).toEqual([
+      [], [0], [0, 0], [0, 0, 0], [0, 0, 1], [0, 1], [0, 1, 0],
+      [1], [1, 'a'], [1, 'a', 0], [1, 'a', 1], [1, 'a', 1, 'b'], [1, 'c'], [1, 'c', 7], [1, 'c', [6]], [1, 'c', [6], 0],
+    ]);
+    // a (forbidden, but harmless) push onto a result path reallocates instead of clobbering a longer path
+    const p00 = ex.tg_elem!(ex.tg_elem!(r.addr, 2), 0);
+    ex.tg_array_push!(p00, toVal('x'));
+    expect(fromVal(p00)).toEqual([0, 0, 'x']);
+    expect(fromVal(ex.tg_elem!(ex.tg_elem!(r.addr, 3), 0))).toEqual([0, 0, 0]);
+  });
+
+  it('visits every node of a wide, mixed document in pre-order', () => {
+    const doc = { a: Array.from({ length: 300 }, (_, i) => ({ i, s: S(i, `x${i}`) })), b: 'end' };
+    const want: [V[], V][] = [];
+    const visit = (path: V[], x: V): void => {
+      want.push([path, x]);
+      if (Array.isArray(x)) x.forEach((e, i) => visit([...path, i], e));
+      else if (x !== null && typeof x === 'object' && '$set' in x) for (const e of x.$set as V[]) visit([...path, e], e);
+      else if (x !== null && typeof x === 'object') for (const k of Object.keys(x).sort()) visit([...path, k], (x as Record<string, V>)[k]!);
+    };
+    visit([], doc);
+    expect(run('walk', [doc])).toEqual(want);
+  });
+});
+
 describe('larger inputs', () => {
   it('sort uses the merge-sort path beyond 16 elements and keeps duplicates', () => {
     const xs = Array.from({ length: 50 }, (_, i) => (i * 37) % 23);
@@ -488,7 +759,7 @@ describe('larger inputs', () => {
 describe('export surface', () => {
   it('exports exactly these tg_bi_* functions (OPA name with "." → "_")', () => {
     const names = Wasm.Module.exports(new Wasm.Module(runtime))
-      .filter((e) => e.name.startsWith('tg_bi_'))
+      .filter((e) => e.name.startsWith('tg_bi_') && !e.name.startsWith('tg_bi_error_'))
       .map((e) => `${e.name}:${e.kind}`)
       .sort();
     const want = [
@@ -499,6 +770,7 @@ describe('export surface', () => {
       'to_number',
       'array.concat', 'array.slice', 'object.get', 'object.keys', 'object.remove', 'object.filter', 'object.union',
       'is_null', 'is_boolean', 'is_number', 'is_string', 'is_array', 'is_object', 'is_set', 'type_name',
+      'object.subset', 'walk',
       'base64.encode', 'base64.decode', 'base64url.encode', 'base64url.encode_no_pad', 'base64url.decode',
       'json.marshal', 'json.unmarshal', 'units.parse_bytes', 'semver.compare',
     ].map((n) => `tg_bi_${n.replace(/\./g, '_')}:function`).sort();
@@ -509,14 +781,278 @@ describe('export surface', () => {
 describe('undefined arguments', () => {
   it('a 0 (undefined) argument gives undefined, never a crash', () => {
     for (const name of ['count', 'sum', 'sort', 'abs', 'round', 'lower', 'trim_space', 'type_name', 'is_string',
-      'object.keys']) {
+      'object.keys', 'upper', 'walk']) {
       ex.opa_heap_ptr_set!(base);
       expect(ex[`tg_bi_${name.replace(/\./g, '_')}`]!(0), name).toBe(0);
     }
     for (const name of ['plus', 'minus', 'div', 'concat', 'split', 'contains', 'indexof', 'array.concat',
-      'object.union', 'or', 'numbers.range', 'format_int']) {
+      'object.union', 'or', 'numbers.range', 'format_int', 'object.subset']) {
       ex.opa_heap_ptr_set!(base);
       expect(ex[`tg_bi_${name.replace(/\./g, '_')}`]!(0, 0), name).toBe(0);
     }
   });
 });
+
+// ---- strict built-in errors: tg_bi_error_clear / tg_bi_error_raise (builtins/README.md)
+
+/** Calls a built-in on operand addresses built by `mk` (after tg_bi_error_clear), then tg_bi_error_raise. */
+function raiseAfterAddrs(name: string, mk: () => number[]): { result: 'defined' | 'undefined'; raised?: string } {
+  ex.opa_heap_ptr_set!(base);
+  ex.tg_bi_error_clear!();
+  const f = ex[`tg_bi_${name.replace(/\./g, '_')}`];
+  if (!f) throw new Error(`no export for ${name}`);
+  const addr = f(...mk());
+  try {
+    ex.tg_bi_error_raise!();
+  } catch (e) {
+    return { result: addr === 0 ? 'undefined' : 'defined', raised: (e as Error).message.replace(/^abort: /, '') };
+  }
+  return { result: addr === 0 ? 'undefined' : 'defined' };
+}
+
+/** The message tg_bi_error_raise aborts with after name(args) (undefined: no abort). */
+function strictError(name: string, args: V[]): string | undefined {
+  const r = raiseAfterAddrs(name, () => args.map(toVal));
+  if (r.raised !== undefined) expect(r.result, `${name}: a recorded error must come with an undefined result`).toBe('undefined');
+  return r.raised;
+}
+
+/** Object with arbitrary (non-string) keys. */
+function objOf(pairs: [V, V][]): number {
+  const o = ex.tg_object!(0);
+  for (const [k, v] of pairs) ex.tg_object_insert!(o, toVal(k), toVal(v));
+  return o;
+}
+
+describe('strict built-in errors: mechanism', () => {
+  it('raise aborts with the recorded message once, then is a no-op', () => {
+    ex.opa_heap_ptr_set!(base);
+    ex.tg_bi_error_clear!();
+    expect(ex.tg_bi_indexof!(toVal('abc'), toVal(''))).toBe(0);
+    expect(() => ex.tg_bi_error_raise!()).toThrow('abort: eval_builtin_error: indexof: empty search character');
+    expect(() => ex.tg_bi_error_raise!()).not.toThrow();
+  });
+
+  it('raise does nothing after a successful call', () => {
+    ex.opa_heap_ptr_set!(base);
+    ex.tg_bi_error_clear!();
+    expect(ex.tg_bi_indexof!(toVal('abc'), toVal('c'))).not.toBe(0);
+    expect(() => ex.tg_bi_error_raise!()).not.toThrow();
+  });
+
+  it('raise does nothing after an undefined result that is not an error', () => {
+    expect(strictError('max', [[]])).toBeUndefined();
+    expect(raiseAfterAddrs('object.get', () => [toVal({ a: 1 }), toVal('b'), 0])).toEqual({ result: 'undefined' });
+  });
+
+  it('tg_bi_error_clear forgets a recorded error', () => {
+    ex.opa_heap_ptr_set!(base);
+    ex.tg_bi_error_clear!();
+    expect(ex.tg_bi_substring!(toVal('abc'), toVal(-1), toVal(1))).toBe(0);
+    ex.tg_bi_error_clear!();
+    expect(() => ex.tg_bi_error_raise!()).not.toThrow();
+  });
+
+  it('a later failure replaces an earlier one (non-strict mode never clears)', () => {
+    ex.opa_heap_ptr_set!(base);
+    ex.tg_bi_error_clear!();
+    ex.tg_bi_indexof!(toVal('abc'), toVal(''));
+    ex.tg_bi_substring!(toVal('abc'), toVal(-1), toVal(1));
+    expect(() => ex.tg_bi_error_raise!()).toThrow('abort: eval_builtin_error: substring: negative offset');
+  });
+
+  it('successful calls allocate nothing extra and failing ones record without allocating', () => {
+    ex.opa_heap_ptr_set!(base);
+    const s = toVal('1.0.0'), bad = toVal('1');
+    const before = ex.opa_heap_ptr_get!();
+    expect(ex.tg_bi_semver_compare!(bad, s)).toBe(0);
+    expect(ex.opa_heap_ptr_get!()).toBe(before);
+  });
+
+  it('messages are ASCII: non-ASCII escaped like strconv.QuoteToASCII, invalid UTF-8 as \\xNN', () => {
+    expect(strictError('semver.compare', ['é😀\u0001"\\\n', '1.0.0'])).toBe(
+      'eval_builtin_error: semver.compare: operand 1: string "\\u00e9\\U0001f600\\x01\\"\\\\\\n" is not a valid SemVer',
+    );
+    const r = raiseAfterAddrs('base64url.decode', () => {
+      const bytes = [0x61, 0xff, 0xc3, 0xa9, 0x62, 0x00, 0x63, 0x64, 0x65];
+      const p = ex.opa_malloc!(bytes.length);
+      new Uint8Array(memory.buffer).set(bytes, p);
+      return [ex.tg_string!(p, bytes.length)];
+    });
+    expect(r.raised).toBe('eval_builtin_error: base64url.decode: illegal base64url string: a\\xff\\u00e9b\\x00cde');
+  });
+});
+
+type ErrCase = [name: string, args: V[], message: string | undefined];
+
+function errTable(title: string, cases: ErrCase[]): void {
+  describe(title, () => {
+    it.each(cases.map((c) => [`${c[0]}(${c[1].map((a) => JSON.stringify(a)).join(', ')})`, ...c] as const))(
+      '%s',
+      (_label, name, args, want) => {
+        expect(strictError(name, args)).toBe(want);
+      },
+    );
+  });
+}
+
+const BE = (name: string, m: string): string => `eval_builtin_error: ${name}: ${m}`;
+const TE = (name: string, m: string): string => `eval_type_error: ${name}: ${m}`;
+
+errTable('strict built-in errors: encoding.ts', [
+  // conformance units/test-parse-bytes-errors.yaml
+  ['units.parse_bytes', [''], BE('units.parse_bytes', 'units.parse_bytes error: no byte amount provided')],
+  ['units.parse_bytes', ['GB'], BE('units.parse_bytes', 'units.parse_bytes error: no byte amount provided')],
+  ['units.parse_bytes', ['foo'], BE('units.parse_bytes', 'units.parse_bytes error: no byte amount provided')],
+  ['units.parse_bytes', ['0.0.0'], BE('units.parse_bytes', 'units.parse_bytes error: could not parse byte amount to a number')],
+  ['units.parse_bytes', ['.5.2'], BE('units.parse_bytes', 'units.parse_bytes error: could not parse byte amount to a number')],
+  ['units.parse_bytes', ['100 kb'], BE('units.parse_bytes', 'units.parse_bytes error: spaces not allowed in resource strings')],
+  ['units.parse_bytes', [' 327MiB '], BE('units.parse_bytes', 'units.parse_bytes error: spaces not allowed in resource strings')],
+  ['units.parse_bytes', ['12"FOO"'], BE('units.parse_bytes', 'units.parse_bytes error: byte unit foo not recognized')],
+  ['units.parse_bytes', ['1kibx'], BE('units.parse_bytes', 'units.parse_bytes error: byte unit kibx not recognized')],
+  ['units.parse_bytes', ['1ÄB'], BE('units.parse_bytes', 'units.parse_bytes error: byte unit \\u00e4b not recognized')],
+  ['units.parse_bytes', ['1..2kb'], BE('units.parse_bytes', 'units.parse_bytes error: could not parse byte amount to a number')],
+  ['units.parse_bytes', ['1e3'], undefined], // OPA: scientific notation (gap: undefined, no message)
+  ['units.parse_bytes', ['10KiB'], undefined],
+  ['units.parse_bytes', [1], TE('units.parse_bytes', 'operand 1 must be string but got number')],
+  // conformance semvercompare/test-semvercompare-0347.yaml
+  ['semver.compare', ['1', '1.0.0'], BE('semver.compare', 'operand 1: string "1" is not a valid SemVer')],
+  ['semver.compare', ['1.0.0', '1.0'], BE('semver.compare', 'operand 2: string "1.0" is not a valid SemVer')],
+  ['semver.compare', ['1.0.0', 2], TE('semver.compare', 'operand 2 must be string but got number')],
+  ['semver.compare', ['1.0.0', '1.0.1'], undefined],
+  // Go's base64.CorruptInputError offsets
+  ['base64.decode', ['YWJj!'], BE('base64.decode', 'illegal base64 data at input byte 4')],
+  ['base64.decode', ['YQ'], BE('base64.decode', 'illegal base64 data at input byte 0')],
+  ['base64.decode', ['YWJjYQ'], BE('base64.decode', 'illegal base64 data at input byte 4')],
+  ['base64.decode', ['YQ='], BE('base64.decode', 'illegal base64 data at input byte 3')],
+  ['base64.decode', ['YQ==x'], BE('base64.decode', 'illegal base64 data at input byte 4')],
+  ['base64.decode', ['YWJjZA=x'], BE('base64.decode', 'illegal base64 data at input byte 6')],
+  ['base64.decode', ['Y==='], BE('base64.decode', 'illegal base64 data at input byte 1')],
+  ['base64.decode', ['=QQQ'], BE('base64.decode', 'illegal base64 data at input byte 0')],
+  ['base64.decode', ['YWJj\nYQ==\n'], undefined],
+  ['base64.decode', ['YWJj-_'], BE('base64.decode', 'illegal base64 data at input byte 4')],
+  ['base64url.decode', ['YWJjZ'], BE('base64url.decode', 'illegal base64url string: YWJjZ')],
+  ['base64url.decode', ['YW+j'], BE('base64url.decode', 'illegal base64 data at input byte 2')],
+  ['base64url.decode', ['YQ'], undefined],
+  ['base64.encode', [1], TE('base64.encode', 'operand 1 must be string but got number')],
+  // Go's json.Decoder messages (util.UnmarshalJSON)
+  ['json.unmarshal', [''], BE('json.unmarshal', 'EOF')],
+  ['json.unmarshal', [' \n'], BE('json.unmarshal', 'EOF')],
+  ['json.unmarshal', ['x'], BE('json.unmarshal', "invalid character 'x' looking for beginning of value")],
+  ['json.unmarshal', ['{"a" 1}'], BE('json.unmarshal', "invalid character '1' after object key")],
+  ['json.unmarshal', ['{"a": 1 "b"}'], BE('json.unmarshal', `invalid character '"' after object key:value pair`)],
+  ['json.unmarshal', ['{1: 2}'], BE('json.unmarshal', "invalid character '1' looking for beginning of object key string")],
+  ['json.unmarshal', ['[1 2]'], BE('json.unmarshal', "invalid character '2' after array element")],
+  ['json.unmarshal', ['[1,]'], BE('json.unmarshal', "invalid character ']' looking for beginning of value")],
+  ['json.unmarshal', ['[01]'], BE('json.unmarshal', "invalid character '1' after array element")],
+  ['json.unmarshal', ['[1'], BE('json.unmarshal', 'unexpected EOF')],
+  ['json.unmarshal', ['{"a":'], BE('json.unmarshal', 'unexpected EOF')],
+  ['json.unmarshal', ['"abc'], BE('json.unmarshal', 'unexpected EOF')],
+  ['json.unmarshal', ['"a\tb"'], BE('json.unmarshal', "invalid character '\\t' in string literal")],
+  ['json.unmarshal', ['"\\x"'], BE('json.unmarshal', "invalid character 'x' in string escape code")],
+  ['json.unmarshal', ['"\\u12g4"'], BE('json.unmarshal', "invalid character 'g' in \\u hexadecimal character escape")],
+  ['json.unmarshal', ['-a'], BE('json.unmarshal', "invalid character 'a' in numeric literal")],
+  ['json.unmarshal', ['1.e5'], BE('json.unmarshal', "invalid character 'e' after decimal point in numeric literal")],
+  ['json.unmarshal', ['[1e+]'], BE('json.unmarshal', "invalid character ']' in exponent of numeric literal")],
+  ['json.unmarshal', ['tru'], BE('json.unmarshal', 'unexpected EOF')],
+  ['json.unmarshal', ['[nul!]'], BE('json.unmarshal', "invalid character '!' in literal null (expecting 'l')")],
+  ['json.unmarshal', ["'a'"], BE('json.unmarshal', "invalid character '\\'' looking for beginning of value")],
+  ['json.unmarshal', ['\\'], BE('json.unmarshal', "invalid character '\\\\' looking for beginning of value")],
+  ['json.unmarshal', ['\u00e9'], BE('json.unmarshal', "invalid character '\\u00c3' looking for beginning of value")],
+  ['json.unmarshal', ['12x'], BE('json.unmarshal', "invalid character 'x' after top-level value")],
+  ['json.unmarshal', ['{}x'], BE('json.unmarshal', "invalid character 'x' looking for beginning of value")],
+  ['json.unmarshal', ['{} ]'], BE('json.unmarshal', "invalid character ']' looking for beginning of value")],
+  ['json.unmarshal', ['1 2'], BE('json.unmarshal', "error: invalid character '2' after top-level value")],
+  ['json.unmarshal', ['[] {'], BE('json.unmarshal', "error: invalid character '{' after top-level value")],
+  ['json.unmarshal', ['1 "ab"'], BE('json.unmarshal', "error: invalid character 'ab' after top-level value")],
+  ['json.unmarshal', ['1 true'], BE('json.unmarshal', "error: invalid character '%!s(bool=true)' after top-level value")],
+  ['json.unmarshal', ['1 tru'], BE('json.unmarshal', 'unexpected EOF')],
+  ['json.unmarshal', ['{"a": [1, 2]}'], undefined],
+]);
+
+describe('json.unmarshal: what OPA accepts past the first value', () => {
+  it('a `null` token after the value is ignored (OPA reads exactly one more token)', () => {
+    expect(run('json.unmarshal', ['{"a": 1} null'])).toEqual({ a: 1 });
+    expect(run('json.unmarshal', ['1 null x'])).toEqual(1);
+    expect(strictError('json.unmarshal', ['[1] null'])).toBeUndefined();
+  });
+});
+
+errTable('strict built-in errors: numbers.ts', [
+  // conformance numbersrange/test-numbersrange-0260/0261.yaml
+  ['numbers.range', [3.14, 4], TE('numbers.range', 'operand 1 must be integer number but got floating-point number')],
+  ['numbers.range', [1, 4.5], TE('numbers.range', 'operand 2 must be integer number but got floating-point number')],
+  ['numbers.range', ['1', 4], TE('numbers.range', 'operand 1 must be integer but got string')],
+  ['numbers.range', [1, 3], undefined],
+  ['sum', [[1, 'a']], TE('sum', 'operand 1 must be array of numbers but got array containing string')],
+  ['sum', [S(1, null)], TE('sum', 'operand 1 must be set of numbers but got set containing null')],
+  ['product', [[2, [3]]], TE('product', 'operand 1 must be array of numbers but got array containing array')],
+  ['union', [S(S(1), 2)], TE('union', 'operand 1 must be set but got number')],
+  ['intersection', [S(S(1), 'x')], TE('intersection', 'operand 1 must be set but got string')],
+  ['count', [1], TE('count', 'operand 1 must be one of {array, object, set, string} but got number')],
+  ['max', [true], TE('max', 'operand 1 must be one of {set, array} but got boolean')],
+  ['plus', [1, 'a'], TE('plus', 'operand 2 must be number but got string')],
+  ['minus', [1, S()], TE('minus', 'operand 2 must be number but got set')],
+  ['minus', [S(), 1], TE('minus', 'operand 2 must be set but got number')],
+  ['minus', ['a', 1], TE('minus', 'operand 1 must be one of {number, set} but got string')],
+  ['or', [S(), [1]], TE('or', 'operand 2 must be set but got array')],
+  ['abs', [null], TE('abs', 'operand 1 must be number but got null')],
+  ['floor', [{}], TE('floor', 'operand 1 must be number but got object')],
+  ['max', [[]], undefined],
+]);
+
+errTable('strict built-in errors: strings.ts', [
+  ['indexof', ['abc', ''], BE('indexof', 'empty search character')],
+  ['indexof', ['abc', 'x'], undefined],
+  ['substring', ['abc', -1, 1], BE('substring', 'negative offset')],
+  ['substring', ['abc', 1.5, 1], TE('substring', 'operand 2 must be integer number but got floating-point number')],
+  ['substring', ['abc', 1, 'x'], TE('substring', 'operand 3 must be number but got string')],
+  ['concat', ['-', ['a', 1]], TE('concat', 'operand 2 must be array of strings but got array containing number')],
+  ['concat', ['-', [1]], TE('concat', 'operand 2 must be array of strings but got array containing number')],
+  ['concat', ['-', S('a', true)], TE('concat', 'operand 2 must be set of strings but got set containing boolean')],
+  ['concat', ['-', 'ab'], TE('concat', 'operand 2 must be one of {set, array} but got string')],
+  ['format_int', [10, 7], TE('format_int', 'operand 2 must be one of {2, 8, 10, 16}')],
+  ['format_int', [10, 2.5], TE('format_int', 'operand 2 must be one of {2, 8, 10, 16}')],
+  ['format_int', ['10', 2], TE('format_int', 'operand 1 must be number but got string')],
+  ['to_number', ['abc'], BE('to_number', 'strconv.ParseFloat: parsing "abc": invalid syntax')],
+  ['to_number', [' 1'], BE('to_number', 'strconv.ParseFloat: parsing " 1": invalid syntax')],
+  ['to_number', ['1e400'], BE('to_number', 'strconv.ParseFloat: parsing "1e400": value out of range')],
+  ['to_number', ['-Inf'], TE('to_number', 'operand 1 must be valid number string but got string')],
+  ['to_number', ['NaN'], TE('to_number', 'operand 1 must be valid number string but got string')],
+  ['to_number', [[1]], TE('to_number', 'operand 1 must be one of {null, boolean, number, string} but got array')],
+  ['to_number', ['+1.5'], undefined],
+  ['strings.replace_n', [{ a: 1 }, 'abc'], TE('strings.replace_n', 'operand 1 non-string value found in pattern object')],
+  ['strings.replace_n', [{ a: 'b' }, 100], TE('strings.replace_n', 'operand 2 must be string but got number')],
+  ['strings.replace_n', [[], 'abc'], TE('strings.replace_n', 'operand 1 must be object but got array')],
+  ['split', ['a', 1], TE('split', 'operand 2 must be string but got number')],
+  ['replace', ['a', 'b', null], TE('replace', 'operand 3 must be string but got null')],
+  ['trim_left', [1, 'b'], TE('trim_left', 'operand 1 must be string but got number')],
+  ['upper', [[]], TE('upper', 'operand 1 must be string but got array')],
+]);
+
+describe('strict built-in errors: strings.replace_n non-string key (conformance replacen/test-replacen-bad-operands.yaml)', () => {
+  it('reports the key before values of later keys', () => {
+    expect(raiseAfterAddrs('strings.replace_n', () => [objOf([[2, 'x'], ['a', 'b']]), toVal('foo')]).raised).toBe(
+      TE('strings.replace_n', 'operand 1 non-string key found in pattern object'),
+    );
+    expect(raiseAfterAddrs('strings.replace_n', () => [objOf([['a', 1], ['b', 'c']]), toVal('foo')]).raised).toBe(
+      TE('strings.replace_n', 'operand 1 non-string value found in pattern object'),
+    );
+  });
+});
+
+errTable('strict built-in errors: collections.ts', [
+  ['array.concat', [{}, []], TE('array.concat', 'operand 1 must be array but got object')],
+  ['array.concat', [[], {}], TE('array.concat', 'operand 2 must be array but got object')],
+  ['array.slice', [[1, 2], 0.5, 1], TE('array.slice', 'operand 2 must be integer number but got floating-point number')],
+  ['array.slice', [[1, 2], 0, '1'], TE('array.slice', 'operand 3 must be number but got string')],
+  ['object.get', ['x', 'a', 1], TE('object.get', 'operand 1 must be object but got string')],
+  ['object.keys', ['x'], TE('object.keys', 'operand 1 must be object but got string')],
+  ['object.remove', [true, []], TE('object.remove', 'operand 1 must be object but got boolean')],
+  ['object.remove', [{}, 1], TE('object.remove', 'operand 2 must be one of {object, set, array} but got number')],
+  ['object.filter', [[], []], TE('object.filter', 'operand 1 must be object but got array')],
+  ['object.union', [{}, []], TE('object.union', 'operand 2 must be object but got array')],
+  ['object.subset', [{}, []], TE('object.subset', 'both arguments object.subset must be of the same type or array and set')],
+  ['object.subset', [{ a: 1 }, { a: 1 }], undefined],
+  ['walk', [1], undefined],
+]);

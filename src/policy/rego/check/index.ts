@@ -199,6 +199,17 @@ function classify(rule: Rule): { kind: RuleKind; path: string } {
 
 /** OPA strict mode (on in v1): duplicate imports ("import must not shadow import …"). */
 function checkImports(m: Module, err: Err): void {
+  // `rego.v1` implies every future keyword: importing it twice, or with future.keywords, is an error (OPA)
+  let v1: Location | undefined;
+  let future = false;
+  for (const imp of m.imports) {
+    const parts = imp.path.terms.map((t) => (t.type === 'var' ? t.name : t.type === 'string' ? t.value : '?'));
+    const isV1 = parts.length === 2 && parts[0] === 'rego' && parts[1] === 'v1';
+    const isFuture = parts[0] === 'future' && parts[1] === 'keywords';
+    if ((isV1 && (v1 || future)) || (isFuture && v1)) err(REGO_PARSE_ERROR, 'this import shadows previous import (rego.v1 implies future.keywords)', imp.location);
+    if (isV1) v1 = imp.location;
+    if (isFuture) future = true;
+  }
   if (m.regoVersion !== 'v1') return;
   const seen = new Map<string, Location>();
   for (const imp of m.imports) {

@@ -13,6 +13,7 @@ import type { Program, RuleGroup } from '../check/index.js';
 import { builtinArity } from '../check/builtins.js';
 import { Code, type GeneratedFunction } from '../../wasm/emit.js';
 import type { Constant, ConstValue, LinkInput } from '../../wasm/link.js';
+import { HOST_CATALOGUE, hostImportName, PRINT_BUILTIN, type OperandType } from '../../host/index.js';
 
 export const REGO_UNSUPPORTED_ERROR = 'rego_unsupported_error';
 
@@ -56,6 +57,13 @@ const { number: N, string: S, array: A, object: O, set: ST } = TY;
  * fmt (`%f` of an integer, `%[1]v` argument indexes), so it stays refused until tollgate's loader supplies its own.
  */
 const HOST_BUILTINS: Record<string, number> = { 'json.is_valid': 1 };
+/** Operand types of {@link HOST_BUILTINS}, checked with strict built-in errors. */
+const SDK_HOST_SIGS: Record<string, number[]> = { 'json.is_valid': [TY.string] };
+
+/** Operand type bits of tollgate's host built-ins (src/policy/host/), from their catalogue entries. */
+const HOST_SIGS: Record<string, number[]> = Object.fromEntries(Object.entries(HOST_CATALOGUE).map(([name, b]) => [
+  name, b.args.map((alts) => alts.reduce((m, t: OperandType) => m | (t === 'any' ? ANY : TY[t]), 0)),
+]));
 
 const RAISES_TYPE_ERRORS = new Set(['format_int', 'array.concat', 'object.remove', 'object.union', 'object.filter',
   'cast_null', 'cast_boolean', 'cast_string', 'cast_object', 'cast_array', 'cast_set']);
@@ -75,11 +83,16 @@ const BUILTINS: Record<string, number[]> = {
   type_name: [ANY],
   'base64.encode': [S], 'base64.decode': [S], 'base64url.encode': [S], 'base64url.encode_no_pad': [S],
   'base64url.decode': [S], 'json.marshal': [ANY], 'json.unmarshal': [S], 'units.parse_bytes': [S],
-  'semver.compare': [S, S],
+  'semver.compare': [S, S], walk: [ANY], 'object.subset': [O | A | ST, O | A | ST],
   // v0-only deprecated built-ins, generated inline from the runtime's helpers (see FnGen.inlineBuiltin)
   set_diff: [ST, ST], cast_null: [TY.null], cast_boolean: [TY.boolean], cast_string: [S], cast_object: [O],
   cast_array: [A | ST], cast_set: [A | ST], all: [A | ST], any: [A | ST],
   'strings.any_prefix_match': [S | A | ST, S | A | ST], 'strings.any_suffix_match': [S | A | ST, S | A | ST],
+};
+
+/** Operand type lists in the order OPA's error messages name them, where it is not the type order. */
+const OPERAND_ORDER: Record<string, string[]> = {
+  'strings.any_prefix_match': ['string', 'set', 'array'], 'strings.any_suffix_match': ['string', 'set', 'array'],
 };
 
 const MSG_RULE_CONFLICT = 'eval_conflict_error: complete rules must not produce multiple outputs';
@@ -87,8 +100,12 @@ const MSG_FN_CONFLICT = 'eval_conflict_error: functions must not produce multipl
 const MSG_OBJ_CONFLICT = 'eval_conflict_error: object keys must be unique';
 
 type K = () => void;
-/** A `with` replacement of a function or built-in: a constant result, or another function/built-in (by name). */
-type Mock = { value: ConstValue } | { fn: string };
+/**
+ * A `with` replacement of a function or built-in: a constant result, another function/built-in (by name), or a
+ * value computed where the `with` is, which reaches the (possibly indirect) calls through a memory cell (a `with`
+ * site cannot be re-entered while its value is in use: Rego has no recursion).
+ */
+type Mock = { value: ConstValue } | { fn: string } | { cell: number };
 /** Active replacements, keyed by the replaced function's name (`data.p.f`, `count`, `http.send`). */
 type Mocks = ReadonlyMap<string, Mock>;
 const NO_MOCKS: Mocks = new Map();
@@ -130,8 +147,11 @@ function constOf(t: Term): ConstValue | undefined {
 function numberConst(text: string): ConstValue {
   if (/^-?\d+$/.test(text)) {
     const v = BigInt(text);
-    // the runtime's integers are i64 (OPA: arbitrary precision)
-    if (v < -(1n << 63n) || v >= 1n << 63n) throw new UnsupportedError(`integer literal ${text} (outside the 64-bit range)`, undefined);
+    // the runtime's integers are i64; a wider literal keeps its digits (printed exactly, a double in arithmetic)
+    if (v < -(1n << 63n) || v >= 1n << 63n) {
+      if (!Number.isFinite(Number(text))) throw new UnsupportedError(`integer literal ${text} (out of float range)`, undefined);
+      return { raw: text };
+    }
     return v;
   }
   const n = Number(text);
@@ -152,7 +172,8 @@ class Generator {
   readonly hostBuiltins: string[] = [];
   private readonly constIndex = new Map<string, number>();
   private readonly ruleFns = new Map<string, string>();
-  private readonly queue: [RuleGroup, Mocks, string][] = [];
+  private readonly queue: [RuleGroup | string, Mocks, string][] = [];
+  private readonly treeFns = new Map<string, string>();
   private readonly functions: GeneratedFunction[] = [];
   /** Sorted group paths, to detect refs to virtual-document prefixes. */
   private readonly groupPaths: string[];
@@ -164,6 +185,10 @@ class Generator {
   constructor(readonly program: Program, readonly packages: string[], readonly strict = false) {
     this.groupPaths = program.groups.map((g) => g.path);
   }
+
+  private cells = 0;
+  /** A fresh name for a writable cell constant. */
+  nextCell(): number { return this.cells++; }
 
   konst(c: Constant): number {
     const key = JSON.stringify(c, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) + (typeof c === 'number' ? 'f' : '');
@@ -185,6 +210,88 @@ class Generator {
       this.queue.push([g, mocks, name]);
     }
     return name;
+  }
+
+  /** The function building the virtual document tree at group path `path` (see {@link genTree}). */
+  treeFn(path: string, mocks: Mocks = NO_MOCKS): string {
+    const key = `${path}|${mocksKey(mocks)}`;
+    let name = this.treeFns.get(key);
+    if (name === undefined) {
+      name = `tree_${this.treeFns.size}`;
+      this.treeFns.set(key, name);
+      this.queue.push([path, mocks, name]);
+    }
+    return name;
+  }
+
+  /**
+   * Whether group `g`'s document is a tree of several rules' values rather than one rule group's: groups live
+   * below it (`p[q].r := 1` and `p.a.r := 0`), or its rules' ref heads go deeper than one key (`p[q].r := 1`,
+   * `p[q] contains x`).
+   */
+  isTree(g: RuleGroup): boolean {
+    if (g.kind === 'function' || g.kind === 'complete') return false;
+    if (this.hasGroupsBelow(g.path)) return true;
+    const depth = g.path.split('.').length;
+    return g.rules.some((r) => r.head.ref.length !== depth + (g.kind === 'partial-object' ? 1 : 0));
+  }
+
+  /**
+   * Builds the document at group path `path` from every rule at or below it: each rule's value goes to its path
+   * (the rule's ref head below `path`) through the runtime's `tg_tree_put`, which merges the objects on the way
+   * and raises OPA's conflict errors when two rules produce different values for one path or one reaches into
+   * another's value.
+   */
+  private genTree(path: string, mocks: Mocks, name: string): GeneratedFunction {
+    const f = new FnGen(this, name, 2);
+    f.mocks = mocks;
+    const root = f.local(), leaves = f.local();
+    f.c.i32_const(0).call('tg_object').local_set(root).i32_const(0).call('tg_set').local_set(leaves);
+    const groups = this.program.groups.filter((g) => g.path === path || g.path.startsWith(`${path}.`));
+    const put = (parts: Term[], v: number, mode: number): void => {
+      const locs: number[] = [];
+      const step = (i: number): void => {
+        const p = parts[i];
+        if (p) { f.term(p, (l) => { locs.push(l); step(i + 1); locs.pop(); }); return; }
+        const arr = f.local();
+        f.c.i32_const(locs.length).call('tg_array').local_set(arr);
+        for (const l of locs) f.c.local_get(arr).local_get(l).call('tg_array_push');
+        f.c.local_get(root).local_get(leaves).local_get(arr).local_get(v).i32_const(mode).call('tg_tree_put');
+      };
+      step(0);
+    };
+    for (const g of groups) {
+      if (g.kind === 'function') continue;
+      if (g.default && g.kind !== 'complete') throw new UnsupportedError(`default on ${g.path}, which is not a complete rule`, g.default.location);
+      const loc: Location = (g.rules[0] ?? g.default)?.location ?? { file: '', row: 0, col: 0 };
+      const rel: Term[] = g.path === path ? [] : g.path.slice(path.length + 1).split('.').map((value) => ({ type: 'string', value, location: loc }));
+      if (g.kind === 'complete' || mocks.has(g.path)) {
+        const v = f.local();
+        f.groupValue(g);
+        f.c.local_set(v);
+        const skip = f.open();
+        f.c.local_get(v).i32_eqz();
+        f.brIf(skip);
+        put(rel, v, 0);
+        f.close();
+        continue;
+      }
+      const depth = g.path.split('.').length;
+      for (const r of g.rules) {
+        if (r.else) throw new UnsupportedError(`else on a ${g.kind === 'partial-set' ? 'multi-value' : 'ref-head'} rule`, r.location);
+        const parts = [...rel, ...r.head.ref.slice(depth)];
+        if (g.kind === 'partial-set') {
+          const key = r.head.key;
+          if (!key) throw new UnsupportedError('multi-value rule without a key', r.location);
+          f.ruleBody(r, () => f.term(key, (kv) => put(parts, kv, 1)));
+        } else {
+          const valT = valueOf(r);
+          f.ruleBody(r, () => f.term(valT, (v) => put(parts, v, 0)));
+        }
+      }
+    }
+    f.c.local_get(root);
+    return f.finish();
   }
 
   /** Whether some rule group lives strictly below `path`. */
@@ -212,8 +319,8 @@ class Generator {
       eps.push(f.finish());
     });
     while (this.queue.length > 0) {
-      const [g, mocks, name] = this.queue.shift() as [RuleGroup, Mocks, string];
-      this.functions.push(this.genGroup(g, mocks, name));
+      const [g, mocks, name] = this.queue.shift() as [RuleGroup | string, Mocks, string];
+      this.functions.push(typeof g === 'string' ? this.genTree(g, mocks, name) : this.genGroup(g, mocks, name));
     }
     const msgBadEp = this.konst({ cstring: 'invalid entrypoint id' });
     const dispatch = new Code();
@@ -254,6 +361,12 @@ class Generator {
           f.brIf(f.depth);
           f.merge(res, chain, MSG_CONFLICT);
           f.close();
+        } else if (constOf(valueOf(r)) !== undefined) {
+          // early exit (as OPA's evaluator): a rule with a constant value is done at its first solution, since
+          // every further one gives the same value (later rules of the group are still evaluated)
+          const done = f.open();
+          f.ruleBody(r, () => f.term(valueOf(r), (v) => { f.merge(res, v, MSG_CONFLICT); f.br(done); }));
+          f.close();
         } else {
           f.ruleBody(r, () => f.term(valueOf(r), (v) => f.merge(res, v, MSG_CONFLICT)));
         }
@@ -272,6 +385,8 @@ class Generator {
           f.close();
         }
       }
+    } else if (g.default) {
+      throw new UnsupportedError(`default on ${g.path}, which is not a complete rule`, g.default.location);
     } else if (g.kind === 'partial-set') {
       f.c.i32_const(0).call('tg_set').local_set(res);
       for (const r of g.rules) {
@@ -412,7 +527,17 @@ class FnGen {
       if (COMPARE[mocked] || mocked.startsWith('internal.') || mocked === 'eq' || mocked === 'assign') throw new UnsupportedError(`with on built-in ${mocked}`, w.location);
       const cv = constOf(w.value);
       const fn = cv === undefined ? this.fnName(w.value) : undefined;
-      if (cv === undefined && fn === undefined) throw new UnsupportedError('with replacing a function by a non-constant value', w.location);
+      if (cv === undefined && fn === undefined) {
+        const cell = this.g.konst({ cell: `with@${this.g.nextCell()}` });
+        this.term(w.value, (v) => {
+          this.c.constAddr(cell).local_get(v).i32_store();
+          const outer = this.mocks;
+          this.mocks = new Map(outer).set(mocked, { cell });
+          this.withExpr(e, i + 1, () => { const cur = this.mocks; this.mocks = outer; k(); this.mocks = cur; });
+          this.mocks = outer;
+        });
+        return;
+      }
       if (fn !== undefined) {
         const want = this.callArity(mocked) ?? builtinArity(mocked, 'v0');
         const rg = fn.startsWith('data.') ? this.g.program.byPath.get(fn) : undefined;
@@ -436,6 +561,21 @@ class FnGen {
     if (root?.type !== 'var' || (root.name !== 'input' && root.name !== 'data')) throw new UnsupportedError('with on a function or built-in', w.location);
     if (root.name === 'data') {
       const prefix = ['data', ...parts].join('.');
+      const g = this.g.program.byPath.get(prefix);
+      if (g && g.kind !== 'function' && !this.g.hasGroupsBelow(prefix)) {
+        // a rule's value replaced: references to the rule (here and in rules called from here) see the value
+        const cv = constOf(w.value);
+        const bind = (mock: Mock): void => {
+          const outer = this.mocks;
+          this.mocks = new Map(outer).set(prefix, mock);
+          this.withExpr(e, i + 1, () => { const cur = this.mocks; this.mocks = outer; k(); this.mocks = cur; });
+          this.mocks = outer;
+        };
+        if (cv !== undefined) { bind({ value: cv }); return; }
+        const cell = this.g.konst({ cell: `with@${this.g.nextCell()}` });
+        this.term(w.value, (v) => { this.c.constAddr(cell).local_get(v).i32_store(); bind({ cell }); });
+        return;
+      }
       const touches = this.g.program.groups.some((g) => g.path === prefix || g.path.startsWith(`${prefix}.`) || prefix.startsWith(`${g.path}.`))
         || this.g.packages.some((p) => p === prefix || p.startsWith(`${prefix}.`));
       if (touches) throw new UnsupportedError(`with on virtual document ${prefix}`, w.location);
@@ -571,7 +711,33 @@ class FnGen {
     step(0);
   }
 
+  /** `x in xs` / `k, x in xs` (internal.member_2/3): `k` gets an i32 local holding 1 when found, else 0. */
+  private member(call: Extract<Term, { type: 'call' }>, k: (found: number) => void): void {
+    const three = call.args.length === 3;
+    const kt = three ? call.args[0] as Term : undefined;
+    const x = call.args[three ? 1 : 0] as Term;
+    const xs = call.args[three ? 2 : 1] as Term;
+    if (this.isPattern(x) || (kt && this.isPattern(kt))) throw new UnsupportedError('`in` with an unbound left-hand side', call.location);
+    const withKey = (f: KV): void => { if (kt) this.term(kt, f); else f(-1); };
+    withKey((kv) => this.term(x, (xv) => this.term(xs, (coll) => {
+      const found = this.local();
+      this.c.i32_const(0).local_set(found);
+      const savedFail = this.failTarget;
+      const done = this.open();
+      this.failTarget = done;
+      this.iterate(coll, call.location, (key, val) => {
+        this.c.local_get(val).local_get(xv).call('tg_equal');
+        if (kv >= 0) this.c.local_get(key).local_get(kv).call('tg_equal').i32_and();
+        this.c.if_().i32_const(1).local_set(found).end();
+      });
+      this.close();
+      this.failTarget = savedFail;
+      k(found);
+    })));
+  }
+
   private callExpr(call: Extract<Term, { type: 'call' }>, k: K): void {
+    if (call.name === 'print') { this.printCall(call, k); return; }
     const op = COMPARE[call.name];
     if (op && call.args.length === 2) {
       this.compare(op, call.args[0] as Term, call.args[1] as Term, (r) => {
@@ -581,30 +747,12 @@ class FnGen {
       });
       return;
     }
-    if ((call.name === 'internal.member_2' && call.args.length === 2) || (call.name === 'internal.member_3' && call.args.length === 3)) {
-      const three = call.args.length === 3;
-      const kt = three ? call.args[0] as Term : undefined;
-      const x = call.args[three ? 1 : 0] as Term;
-      const xs = call.args[three ? 2 : 1] as Term;
-      if (this.isPattern(x) || (kt && this.isPattern(kt))) throw new UnsupportedError('`in` with an unbound left-hand side', call.location);
-      const withKey = (f: KV): void => { if (kt) this.term(kt, f); else f(-1); };
-      withKey((kv) => this.term(x, (xv) => this.term(xs, (coll) => {
-        const found = this.local();
-        this.c.i32_const(0).local_set(found);
-        const savedFail = this.failTarget;
-        const done = this.open();
-        this.failTarget = done;
-        this.iterate(coll, call.location, (key, val) => {
-          this.c.local_get(val).local_get(xv).call('tg_equal');
-          if (kv >= 0) this.c.local_get(key).local_get(kv).call('tg_equal').i32_and();
-          this.c.if_().i32_const(1).local_set(found).end();
-        });
-        this.close();
-        this.failTarget = savedFail;
+    if (isMember(call)) {
+      this.member(call, (found) => {
         this.c.local_get(found).i32_eqz();
         this.failIf();
         k();
-      })));
+      });
       return;
     }
     const arity = this.callArity(call.name);
@@ -629,7 +777,7 @@ class FnGen {
   private callArity(name: string): number | undefined {
     const ug = name.startsWith('data.') ? this.g.program.byPath.get(name) : undefined;
     if (ug) return ug.kind === 'function' ? ug.arity : undefined;
-    const sig = BUILTINS[name];
+    const sig = BUILTINS[name] ?? HOST_SIGS[name];
     if (sig) return sig.length;
     if (HOST_BUILTINS[name] !== undefined) return HOST_BUILTINS[name];
     if (this.mocks.has(name)) return builtinArity(name, 'v0');
@@ -639,13 +787,14 @@ class FnGen {
   /** Calls `name` (arity checked by the caller) with `args`, honouring `with` replacements; `k` gets the result. */
   private invoke(name: string, args: Term[], loc: Location, k: KV): void {
     const m = this.mocks.get(name);
-    if (m && 'value' in m) {
+    if (m && ('value' in m || 'cell' in m)) {
       // replaced by a value: the arguments are still evaluated (an undefined one makes the call undefined)
       const step = (i: number): void => {
         const a = args[i];
         if (a) { this.term(a, () => step(i + 1)); return; }
         const l = this.local();
-        this.c.constAddr(this.g.konst(m.value)).local_set(l);
+        if ('value' in m) this.c.constAddr(this.g.konst(m.value)).local_set(l);
+        else this.c.constAddr(m.cell).i32_load().local_set(l);
         k(l);
       };
       step(0);
@@ -657,14 +806,77 @@ class FnGen {
       rest.delete(name);
       const rg = m.fn.startsWith('data.') ? this.g.program.byPath.get(m.fn) : undefined;
       if (rg) { this.callUser(rg, args, loc, k, rest); return; }
-      if (BUILTINS[m.fn]) { this.callBuiltin(m.fn, args, k); return; }
+      if (BUILTINS[m.fn]) { this.callBuiltin(m.fn, args, loc, k); return; }
+      if (HOST_SIGS[m.fn]) { this.callTollgateHost(m.fn, args, k); return; }
       if (HOST_BUILTINS[m.fn] !== undefined) { this.callHost(m.fn, args, k); return; }
       throw new UnsupportedError(`call to ${m.fn}/${args.length}`, loc);
     }
     const ug = name.startsWith('data.') ? this.g.program.byPath.get(name) : undefined;
     if (ug) { this.callUser(ug, args, loc, k); return; }
+    if (!BUILTINS[name] && HOST_SIGS[name]) { this.callTollgateHost(name, args, k); return; }
     if (HOST_BUILTINS[name] !== undefined) { this.callHost(name, args, k); return; }
-    this.callBuiltin(name, args, k);
+    this.callBuiltin(name, args, loc, k);
+  }
+
+  /**
+   * Calls tollgate host built-in `name` (src/policy/host/) through `env.opa_builtin<N>`. Each operand crosses as
+   * its OPA value text (runtime hostcall.ts), so the host sees sets and every digit (the SDK's own transfer is
+   * `JSON.parse`, which rounds integers beyond 2^53); the host answers with JSON text the module parses exactly,
+   * tagged for set-aware built-ins.
+   */
+  private callTollgateHost(name: string, args: Term[], k: KV): void {
+    const sig = HOST_SIGS[name] as number[];
+    const imported = hostImportName(name, this.g.strict);
+    let id = this.g.hostBuiltins.indexOf(imported);
+    if (id < 0) id = this.g.hostBuiltins.push(imported) - 1;
+    const raises = HOST_CATALOGUE[name]?.raisesTypeErrors === true || this.g.strict;
+    const locs: number[] = [];
+    const step = (i: number): void => {
+      const a = args[i];
+      if (a) { this.term(a, (l) => { locs.push(l); step(i + 1); locs.pop(); }); return; }
+      locs.forEach((l, j) => (raises ? this.checkOperand(name, j, sig[j] as number, l) : this.requireType(sig[j] as number, l)));
+      this.emitHostCall(name, id, locs, k);
+    };
+    step(0);
+  }
+
+  /** The `opa_builtin<N>` call of host built-in `name` (import id `id`) on operand locals `locs`. */
+  private emitHostCall(name: string, id: number, locs: number[], k: KV): void {
+    {
+      const texts = locs.map((l) => {
+        const t = this.local();
+        this.c.local_get(l).call('tg_host_arg').local_set(t);
+        return t;
+      });
+      const r = this.local();
+      this.c.i32_const(id).i32_const(0);
+      for (const t of texts) this.c.local_get(t);
+      this.c.call(`opa_builtin${texts.length}`);
+      this.setOrFail(r);
+      if (HOST_CATALOGUE[name]?.sets === true) this.c.local_get(r).call('tg_host_untag').local_set(r);
+      k(r);
+    }
+  }
+
+  /**
+   * `print(a, …)`: each operand becomes the set of its values (empty when undefined, as OPA's lowering does), and
+   * the host prints one line per combination, prefixed with the call's location. Always succeeds.
+   */
+  private printCall(call: Extract<Term, { type: 'call' }>, k: K): void {
+    const ops = this.local();
+    this.c.i32_const(call.args.length).call('tg_array').local_set(ops);
+    for (const a of call.args) {
+      const set = this.local();
+      this.c.i32_const(0).call('tg_set').local_set(set);
+      this.scoped(() => this.term(a, (v) => { this.c.local_get(set).local_get(v).call('tg_set_add'); }));
+      this.c.local_get(ops).local_get(set).call('tg_array_push');
+    }
+    const loc = this.local();
+    this.c.constAddr(this.g.konst(`${call.location.file}:${call.location.row}`)).local_set(loc);
+    const imported = hostImportName(PRINT_BUILTIN, false);
+    let id = this.g.hostBuiltins.indexOf(imported);
+    if (id < 0) id = this.g.hostBuiltins.push(imported) - 1;
+    this.emitHostCall(PRINT_BUILTIN, id, [loc, ops], () => k());
   }
 
   /** Calls host built-in `name` through `env.opa_builtin<N>(id, ctx, args…)`; an undefined result fails. */
@@ -675,6 +887,9 @@ class FnGen {
     const step = (i: number): void => {
       const a = args[i];
       if (a) { this.term(a, (l) => { locs.push(l); step(i + 1); locs.pop(); }); return; }
+      // the SDK's implementations answer undefined for operands of other types; strict mode raises OPA's error
+      const sig = SDK_HOST_SIGS[name];
+      if (sig && this.g.strict) locs.forEach((l, j) => this.checkOperand(name, j, sig[j] as number, l));
       const r = this.local();
       this.c.i32_const(id).i32_const(0);
       for (const l of locs) this.c.local_get(l);
@@ -701,7 +916,7 @@ class FnGen {
    * Calls in-module built-in `name` (`tg_bi_*`) with evaluated `args`; `k` gets the result. An operand of a type
    * the built-in does not take aborts with `eval_type_error`; a 0 result (undefined) fails.
    */
-  private callBuiltin(name: string, args: Term[], k: KV): void {
+  private callBuiltin(name: string, args: Term[], loc: Location, k: KV): void {
     const sig = BUILTINS[name] as number[];
     const locs: number[] = [];
     const step = (i: number): void => {
@@ -710,10 +925,23 @@ class FnGen {
       // operand types: an error where OPA raises one, else undefined (the runtime checks them again)
       locs.forEach((l, j) => (RAISES_TYPE_ERRORS.has(name) || this.g.strict ? this.checkOperand(name, j, sig[j] as number, l) : this.requireType(sig[j] as number, l)));
       this.checkValues(name, locs);
+      if (name === 'walk') {
+        // a relation: one result per node, as OPA's `walk(x, [path, value])`
+        const all = this.local();
+        this.c.local_get(locs[0] as number).call('tg_bi_walk').local_set(all);
+        this.iterate(all, loc, (_key, node) => k(node));
+        return;
+      }
       const r = this.local();
       if (!this.inlineBuiltin(name, locs)) {
+        // strict built-in errors: a 0 result with a recorded error (runtime biFail) aborts with OPA's message
+        if (this.g.strict) this.c.call('tg_bi_error_clear');
         for (const l of locs) this.c.local_get(l);
         this.c.call(`tg_bi_${name.replace(/\./g, '_')}`);
+        if (this.g.strict) {
+          const t = this.local();
+          this.c.local_tee(t).i32_eqz().if_().call('tg_bi_error_raise').end().local_get(t);
+        }
       }
       this.setOrFail(r);
       k(r);
@@ -747,9 +975,25 @@ class FnGen {
         });
         const bad = this.local(), r = this.local();
         this.c.i32_const(0).local_set(bad).i32_const(0).local_set(r);
-        for (const cl of colls) {
-          eachOf(cl, (i) => { this.c.local_get(cl).local_get(i).call('tg_elem').call('tg_type').i32_const(4).i32_ne().if_().i32_const(1).local_set(bad).end(); });
-        }
+        colls.forEach((cl, j) => {
+          const et = this.local();
+          eachOf(cl, (i) => {
+            this.c.local_get(cl).local_get(i).call('tg_elem').call('tg_type').local_tee(et).i32_const(4).i32_ne().if_().i32_const(1).local_set(bad);
+            if (this.g.strict) {
+              // strict built-in errors: OPA's element type error, e.g. "operand 1 must be array of strings but got
+              // array containing number"
+              for (const [ct, cn] of [[T_ARRAY, 'array'], [T_SET, 'set']] as const) {
+                for (let t = 1; t < TYPE_NAMES.length; t++) {
+                  if (t === 4) continue;
+                  const msg = `eval_type_error: ${name}: operand ${j + 1} must be ${cn} of strings but got ${cn} containing ${TYPE_NAMES[t] as string}`;
+                  this.c.local_get(cl).call('tg_type').i32_const(ct).i32_eq().local_get(et).i32_const(t).i32_eq().i32_and()
+                    .if_().constAddr(this.g.konst({ cstring: msg })).call('opa_abort').unreachable().end();
+                }
+              }
+            }
+            this.c.end();
+          });
+        });
         const [sc, bc] = colls as [number, number];
         eachOf(sc, (i) => eachOf(bc, (j) => {
           this.c.local_get(sc).local_get(i).call('tg_elem').local_get(bc).local_get(j).call('tg_elem')
@@ -817,7 +1061,7 @@ class FnGen {
   /** Aborts with OPA's operand type error when the value in `l` has a type outside `mask`. */
   private checkOperand(name: string, j: number, mask: number, l: number): void {
     if ((mask & ANY) === ANY) return;
-    const allowed = TYPE_NAMES.filter((_n, t) => (mask >> t) & 1);
+    const allowed = OPERAND_ORDER[name] ?? TYPE_NAMES.filter((_n, t) => (mask >> t) & 1);
     const want = allowed.length === 1 ? allowed[0] as string : `one of {${allowed.join(', ')}}`;
     const t = this.local();
     this.c.i32_const(1).local_get(l).call('tg_type').local_tee(t).i32_shl().i32_const(mask).i32_and().i32_eqz().if_();
@@ -1053,12 +1297,28 @@ class FnGen {
           });
           return;
         }
+        if (isMember(t)) {
+          this.member(t, (found) => {
+            const b = this.local();
+            this.c.local_get(found).call('tg_bool').local_set(b);
+            k(b);
+          });
+          return;
+        }
         if (this.callArity(t.name) === t.args.length) { this.invoke(t.name, t.args, t.location, k); return; }
         throw new UnsupportedError(`call to ${t.name}/${t.args.length}`, t.location);
       }
       default:
         throw new UnsupportedError(`term ${t.type}`, t.location);
     }
+  }
+
+  /** Pushes the value of rule group `g` (0 when undefined): a `with` replacement, its tree, or its rules. */
+  groupValue(g: RuleGroup): void {
+    const m = this.mocks.get(g.path);
+    if (m && 'value' in m) { this.c.constAddr(this.g.konst(m.value)); return; }
+    if (m && 'cell' in m) { this.c.constAddr(m.cell).i32_load(); return; }
+    this.c.local_get(this.inputL).local_get(this.dataL).call(this.g.isTree(g) ? this.g.treeFn(g.path, this.mocks) : this.g.ruleFn(g, this.mocks));
   }
 
   private ref(t: RefTerm, k: KV): void {
@@ -1103,11 +1363,9 @@ class FnGen {
         if (g) { group = g; groupAt = i; break; }
       }
       if (group) {
-        if (this.g.hasGroupsBelow(group.path)) throw new UnsupportedError(`rules both at and below ${group.path} (ref-head rule tree)`, t.location);
         if (group.kind === 'function') throw new UnsupportedError(`reference to function ${group.path} without a call`, t.location);
-        const fnName = this.g.ruleFn(group, this.mocks);
         const l = this.local();
-        this.c.local_get(this.inputL).local_get(this.dataL).call(fnName);
+        this.groupValue(group);
         this.setOrFail(l);
         steps(l, groupAt + 1);
         return;
@@ -1117,15 +1375,9 @@ class FnGen {
       const scalarNext = next !== undefined && (next.type === 'number' || next.type === 'boolean' || next.type === 'null');
       if (!scalarNext && (this.g.hasGroupsBelow(prefix) || this.g.packages.some((p) => p === prefix || p.startsWith(`${prefix}.`)))) {
         // virtual document tree (package or ref-head prefix): base data at the prefix merged with every rule below
-        const below = this.g.program.groups.filter((g) => g.path.startsWith(`${prefix}.`));
-        for (const pkg of this.g.packages) {
-          if ((pkg === prefix || pkg.startsWith(`${prefix}.`)) && !below.some((g) => g.path.startsWith(`${pkg}.`))) {
-            throw new UnsupportedError(`reference to virtual document tree ${prefix} holding a package without rules (${pkg})`, t.location);
-          }
-        }
-        for (const g of below) {
-          if (below.some((o) => o !== g && o.path.startsWith(`${g.path}.`))) throw new UnsupportedError(`rules both at and below ${g.path} (ref-head rule tree)`, t.location);
-        }
+        const all = this.g.program.groups.filter((g) => g.path.startsWith(`${prefix}.`));
+        // groups below another group are part of that group's tree
+        const below = all.filter((g) => !all.some((o) => o !== g && g.path.startsWith(`${o.path}.`)));
         let cur = this.local();
         this.c.local_get(this.dataL).local_set(cur);
         for (const p of parts.slice(1)) this.c.local_get(cur).constAddr(this.g.konst(p)).call('tg_get').local_set(cur);
@@ -1133,10 +1385,13 @@ class FnGen {
         this.c.local_get(cur).local_set(base);
         // keep base data only when it is an object
         this.c.local_get(cur).call('tg_type').i32_const(T_OBJECT).i32_ne().if_().i32_const(0).call('tg_object').local_set(cur).end();
-        // functions are not part of the tree, but a ref-head function's parent objects are (OPA: `{"p": {"q": {}}}`)
-        const fns = below.filter((g) => g.kind === 'function');
-        for (const g of fns) {
-          const rel = g.path.slice(prefix.length + 1).split('.').slice(0, -1);
+        // functions are not part of the tree, but a ref-head function's parent objects are (OPA: `{"p": {"q": {}}}`),
+        // and so is a package without rules (an empty object)
+        const emptyNodes = [
+          ...below.filter((g) => g.kind === 'function').map((g) => g.path.slice(prefix.length + 1).split('.').slice(0, -1)),
+          ...this.g.packages.filter((p) => p.startsWith(`${prefix}.`)).map((p) => p.slice(prefix.length + 1).split('.')),
+        ];
+        for (const rel of emptyNodes) {
           if (rel.length === 0) continue;
           const skip = this.open();
           const probe = this.local();
@@ -1153,7 +1408,8 @@ class FnGen {
         for (const g of below) {
           if (g.kind === 'function') continue;
           const v = this.local();
-          this.c.local_get(this.inputL).local_get(this.dataL).call(this.g.ruleFn(g, this.mocks)).local_set(v);
+          this.groupValue(g);
+          this.c.local_set(v);
           const skip = this.open();
           this.c.local_get(v).i32_eqz();
           this.brIf(skip);
@@ -1179,6 +1435,10 @@ class FnGen {
     start = 1;
     this.term(head, (hl) => steps(hl, start));
   }
+}
+
+function isMember(call: Extract<Term, { type: 'call' }>): boolean {
+  return (call.name === 'internal.member_2' && call.args.length === 2) || (call.name === 'internal.member_3' && call.args.length === 3);
 }
 
 /** Vars a pattern term would bind (vars outside refs). */

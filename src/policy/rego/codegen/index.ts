@@ -65,19 +65,6 @@ export function compilePolicy(sources: { file: string; text: string }[], opts: C
       throw e;
     }
   }
-  // Guard: a v0 `p[x] if …` head is single-value in OPA (an object p[x] = true), but the parser yields a partial
-  // set; refuse it rather than produce a different result.
-  for (const [i, m] of modules.entries()) {
-    if (m.regoVersion !== 'v0') continue;
-    const lines = (sources[i] as { text: string }).text.split('\n');
-    for (const r of m.rules) {
-      if (r.head.kind !== 'multi') continue;
-      const line = lines[r.location.row - 1] ?? '';
-      if (/^\s*[\w.]+(\[[^\]]*\])+\s+if\b/.test(line.slice(Math.max(0, r.location.col - 1)))) {
-        return { errors: [{ code: REGO_UNSUPPORTED_ERROR, message: 'unsupported: v0 `p[x] if` rule head (single-value ref head)', location: r.location }] };
-      }
-    }
-  }
   const checked = checkModules(modules);
   if (!checked.ok) return { errors: checked.errors };
   try {

@@ -10,6 +10,8 @@ import { parseDocument } from 'yaml';
 /** A case as written in the YAML (OPA's fields, plus regorus's `strict`). */
 export interface RawCase {
   note?: string;
+  /** regorus: the lines `print` must write. */
+  want_prints?: string[];
   modules?: string[];
   data?: unknown;
   input?: unknown;
@@ -44,8 +46,9 @@ export function yamlFiles(dir: string): string[] {
  * read (the corpus tests parse them), but some expected values do not, so the conformance
  * runner skips a file that has errors rather than compare against a garbled expectation.
  */
-export function readCases(path: string): { cases: RawCase[]; yamlErrors: string[] } {
-  const doc = parseDocument(readFileSync(path, 'utf8'));
+export function readCases(path: string, opts: { bigInts?: boolean } = {}): { cases: RawCase[]; yamlErrors: string[] } {
+  // bigInts: integers beyond 2^53 keep their digits (as bigints; smaller ones stay numbers)
+  const doc = parseDocument(readFileSync(path, 'utf8'), opts.bigInts ? { intAsBigInt: true } : {});
   const value = doc.toJS() as { cases?: RawCase[] } | null;
   return { cases: value?.cases ?? [], yamlErrors: doc.errors.map((e) => e.message) };
 }

@@ -144,6 +144,11 @@ class Parser extends TermParser {
     if (this.isKw('default')) return [this.parseDefault()];
     const head = this.parseHead();
     const body = this.parseRuleBody(head, true);
+    // v1: a rule needs a body or a value (`p`, `p.a` alone are errors; v0 read them as `p = true`, a partial set)
+    if (this.strict && body === null && head.kind === 'single' && head.value?.generated) {
+      const n = head.ref.length;
+      this.fail(n === 1 ? 'rule must have a body' : n === 2 ? '`contains` keyword is required for partial set rules' : 'rule must have a body or assignment', start);
+    }
     const rule: Rule = { type: 'rule', default: false, head, body: body ?? [this.trueExpr(head.location)], location };
     const rules = [rule];
     let last = rule;
@@ -194,8 +199,9 @@ class Parser extends TermParser {
       return head;
     }
     const last = head.ref[head.ref.length - 1];
-    // v0: `p[x]` without a value is a partial set (key x); in v1 it is `p[x] = true` (OPA's ref-head rules).
-    if (!this.strict && !head.args && head.ref.length > 1 && (last?.type !== 'string' || this.lastBracketed)) {
+    // v0: `p[x]` (and `p.x`, which v0 reads as `p["x"]`) without a value is a partial set (key x); in v1, in v0 when
+    // `if` follows, and for longer refs (`p[q][r]`) it is `p[x] = true` (OPA's ref-head rules).
+    if (!this.strict && !head.args && head.ref.length === 2 && !this.isKw('if')) {
       const key = head.ref.pop() as Term;
       head.kind = 'multi';
       head.key = key;

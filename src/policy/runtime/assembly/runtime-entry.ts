@@ -56,9 +56,20 @@ export {
 export {
   tg_bi_array_concat, tg_bi_array_slice, tg_bi_object_get, tg_bi_object_keys, tg_bi_object_remove,
   tg_bi_object_filter, tg_bi_object_union, tg_bi_is_null, tg_bi_is_boolean, tg_bi_is_number, tg_bi_is_string,
-  tg_bi_is_array, tg_bi_is_object, tg_bi_is_set, tg_bi_type_name,
+  tg_bi_is_array, tg_bi_is_object, tg_bi_is_set, tg_bi_type_name, tg_bi_object_subset, tg_bi_walk,
 } from "./builtins/collections";
 export {
   tg_bi_base64_encode, tg_bi_base64_decode, tg_bi_base64url_encode, tg_bi_base64url_encode_no_pad,
   tg_bi_base64url_decode, tg_bi_json_marshal, tg_bi_json_unmarshal, tg_bi_units_parse_bytes, tg_bi_semver_compare,
 } from "./builtins/encoding";
+
+// Last built-in error (strict built-in errors, see runtime.ts and builtins/README.md): in strict
+// mode generated code calls tg_bi_error_clear() before an in-module built-in and
+// tg_bi_error_raise() when it returned 0 (aborts with OPA's message if one was recorded).
+export { tg_bi_error_clear, tg_bi_error_raise } from "./runtime";
+
+// Virtual document trees of ref-head rules (see tree.ts).
+export { tg_tree_put } from "./tree";
+
+// Operands and results of tollgate's host built-ins (see hostcall.ts).
+export { tg_host_arg, tg_host_untag } from "./hostcall";

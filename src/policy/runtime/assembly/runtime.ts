@@ -117,6 +117,260 @@ export function tg_abort(msg: string): void {
   unreachable();
 }
 
+// ---------------------------------------------------------------- last built-in error
+//
+// OPA's strict built-in errors (`--strict-builtin-errors`): a failing in-module built-in
+// returns 0 (undefined) and records why in this slot; in strict mode the generated code calls
+// tg_bi_error_clear() before the built-in and tg_bi_error_raise() when it returned 0, which
+// aborts with the recorded message (e.g. "eval_builtin_error: indexof: empty search character").
+// In non-strict mode the record is simply never read.
+//
+// Recording is allocation-free: the message is kept as up to BI_MAX_PARTS parts (static
+// AssemblyScript literals, string values of the current evaluation, integers, type names of
+// values) and only formatted on the heap by tg_bi_error_raise. Value parts point into the
+// current evaluation's heap; they are only read right after the failing call.
+
+const BI_MAX_PARTS: i32 = 16;
+const BP_LIT: u32 = 0; // static AssemblyScript string literal (ASCII)
+const BP_STR: u32 = 1; // string value, raw bytes (Go's %s)
+const BP_QUOTED: u32 = 2; // string value, Go's strconv.Quote
+const BP_INT: u32 = 3; // i64
+const BP_TYPE: u32 = 4; // OPA type name of a value (ast.TypeName)
+// per part: kind u32 @0, payload u64 @8 (pointer or i64)
+const BI_PARTS: usize = memory.data(BI_MAX_PARTS * 16, 8);
+/** Number of recorded parts; 0 = no error recorded. */
+let biNParts: i32 = 0;
+
+function biPart(kind: u32, payload: u64): usize {
+  if (biNParts < BI_MAX_PARTS) {
+    const p = BI_PARTS + (<usize>biNParts << 4);
+    store<u32>(p, kind);
+    store<u64>(p, payload, 8);
+    biNParts++;
+  }
+  return 0;
+}
+
+/** Records `msg` (a static ASCII literal) as the last built-in error, replacing any other; returns 0. */
+export function biFail(msg: string): usize {
+  biNParts = 0;
+  return biPart(BP_LIT, <u64>changetype<usize>(msg));
+}
+/** Appends a static ASCII literal to the recorded message; returns 0. */
+export function biMore(s: string): usize {
+  return biPart(BP_LIT, <u64>changetype<usize>(s));
+}
+/** Appends the bytes of string value v (Go's %s); returns 0. */
+export function biMoreStr(v: usize): usize {
+  return biPart(BP_STR, <u64>v);
+}
+/** Appends string value v quoted like Go's strconv.Quote (ast.String's String()); returns 0. */
+export function biMoreQuoted(v: usize): usize {
+  return biPart(BP_QUOTED, <u64>v);
+}
+/** Appends a decimal integer; returns 0. */
+export function biMoreInt(n: i64): usize {
+  return biPart(BP_INT, <u64>n);
+}
+/** Appends OPA's type name of value v ("null", "boolean", …, "set"); returns 0. */
+export function biMoreType(v: usize): usize {
+  return biPart(BP_TYPE, <u64>v);
+}
+
+/** "eval_builtin_error: <name>: <msg>" (OPA: any error that is not an operand error). */
+export function biBuiltinErr(name: string, msg: string): usize {
+  biFail("eval_builtin_error: ");
+  biMore(name);
+  biMore(": ");
+  return biMore(msg);
+}
+/** "eval_type_error: <name>: <msg>" (OPA: builtins.ErrOperand). */
+export function biTypeErr(name: string, msg: string): usize {
+  biFail("eval_type_error: ");
+  biMore(name);
+  biMore(": ");
+  return biMore(msg);
+}
+/**
+ * OPA's builtins.NewOperandTypeErr: "eval_type_error: <name>: operand <pos> must be <expected>
+ * but got <type of v>"; `expected` is either one type ("string") or "one of {set, array}".
+ */
+export function biOperandTypeErr(name: string, pos: i32, expected: string, v: usize): usize {
+  biTypeErr(name, "operand ");
+  biMoreInt(pos);
+  biMore(" must be ");
+  biMore(expected);
+  biMore(" but got ");
+  return biMoreType(v);
+}
+/**
+ * OPA's builtins.NewOperandElementErr with one expected type: "operand <pos> must be <coll type>
+ * of <expected>s but got <coll type> containing <type of elem>" (`expectedPlural` incl. the "s").
+ */
+export function biOperandElemErr(name: string, pos: i32, coll: usize, expectedPlural: string, elem: usize): usize {
+  biTypeErr(name, "operand ");
+  biMoreInt(pos);
+  biMore(" must be ");
+  biMoreType(coll);
+  biMore(" of ");
+  biMore(expectedPlural);
+  biMore(" but got ");
+  biMoreType(coll);
+  biMore(" containing ");
+  return biMoreType(elem);
+}
+/** builtins.IntOperand / BigIntOperand failure for operand `pos` (v is not an integral number). */
+export function biIntOperandErr(name: string, pos: i32, v: usize, big: bool): usize {
+  if (v == 0 || load<u8>(v) != T_NUMBER) return biOperandTypeErr(name, pos, big ? "integer" : "number", v);
+  biTypeErr(name, "operand ");
+  biMoreInt(pos);
+  return biMore(" must be integer number but got floating-point number");
+}
+
+/** Forgets any recorded built-in error. */
+export function tg_bi_error_clear(): void {
+  biNParts = 0;
+}
+
+/** Aborts (env.opa_abort) with the recorded built-in error, if any, clearing it; else no-op. */
+export function tg_bi_error_raise(): void {
+  const n = biNParts;
+  if (n == 0) return;
+  biNParts = 0;
+  // upper bound: every value byte becomes at most 4 ASCII bytes (\xNN, \uXXXX per 2+ bytes,
+  // \UXXXXXXXX per 4 bytes), plus quotes; integers at most 20 bytes, type names at most 9
+  let cap: usize = 1;
+  for (let i = 0; i < n; i++) {
+    const p = BI_PARTS + (<usize>i << 4);
+    const k = load<u32>(p);
+    const x = <usize>load<u64>(p, 8);
+    if (k == BP_LIT) cap += <usize>changetype<string>(x).length;
+    else if (k == BP_STR || k == BP_QUOTED) cap += (x == 0 || load<u8>(x) != T_STRING ? 16 : <usize>load<u32>(x, 8) * 4) + 2;
+    else cap += 24;
+  }
+  const buf = opa_malloc(cap);
+  let w = buf;
+  for (let i = 0; i < n; i++) {
+    const p = BI_PARTS + (<usize>i << 4);
+    const k = load<u32>(p);
+    const x = load<u64>(p, 8);
+    if (k == BP_LIT) {
+      const s = changetype<string>(<usize>x);
+      for (let j = 0; j < s.length; j++) {
+        const c = s.charCodeAt(j);
+        store<u8>(w++, <u8>(c > 0 && c < 0x80 ? c : 0x3f));
+      }
+    } else if (k == BP_INT) w = wDecimal(w, <i64>x);
+    else if (k == BP_TYPE) w = wTypeName(w, <usize>x);
+    else w = wEscaped(w, <usize>x, k == BP_QUOTED);
+  }
+  store<u8>(w, 0);
+  opa_abort(buf);
+  unreachable();
+}
+
+function wDecimal(w: usize, x: i64): usize {
+  if (x < 0) store<u8>(w++, 0x2d);
+  let u: u64 = x < 0 ? <u64>(-x) : <u64>x;
+  let nd: usize = 1;
+  for (let t = u; t >= 10; t /= 10) nd++;
+  for (let i = nd; i > 0; i--) {
+    store<u8>(w + i - 1, <u8>(0x30 + u % 10));
+    u /= 10;
+  }
+  return w + nd;
+}
+
+function wTypeName(w: usize, v: usize): usize {
+  const t = v == 0 ? 0 : load<u8>(v);
+  const s = t == T_NULL ? "null" : t == T_BOOLEAN ? "boolean" : t == T_NUMBER ? "number" : t == T_STRING ? "string"
+    : t == T_ARRAY ? "array" : t == T_OBJECT ? "object" : t == T_SET ? "set" : "undefined";
+  for (let j = 0; j < s.length; j++) store<u8>(w++, <u8>s.charCodeAt(j));
+  return w;
+}
+
+function wHex(w: usize, x: u32, digits: i32): usize {
+  for (let i = digits - 1; i >= 0; i--) store<u8>(w++, load<u8>(HEX + ((x >> (<u32>i << 2)) & 15)));
+  return w;
+}
+
+/**
+ * Writes string value v as ASCII: quoted = Go's strconv.Quote (`"`, `\`, \a\b\f\n\r\t\v,
+ * other controls \xNN), raw = the bytes as they are (NUL as \x00). In both, code points
+ * >= U+0080 become \uXXXX / \UXXXXXXXX and invalid UTF-8 bytes \xNN (strconv.QuoteToASCII's
+ * escapes: the SDK decodes abort messages as Latin-1, so the message must stay ASCII).
+ */
+function wEscaped(w: usize, v: usize, quoted: bool): usize {
+  if (quoted) store<u8>(w++, 0x22);
+  if (v != 0 && load<u8>(v) == T_STRING) {
+    const p = <usize>load<u32>(v, 4);
+    const e = p + <usize>load<u32>(v, 8);
+    let q = p;
+    while (q < e) {
+      const c = <u32>load<u8>(q);
+      if (c < 0x80) {
+        q++;
+        if (quoted) {
+          if (c == 0x22 || c == 0x5c) {
+            store<u8>(w++, 0x5c);
+            store<u8>(w++, <u8>c);
+            continue;
+          }
+          if (c >= 0x20 && c < 0x7f) {
+            store<u8>(w++, <u8>c);
+            continue;
+          }
+          const esc: u32 = c == 7 ? 0x61 : c == 8 ? 0x62 : c == 12 ? 0x66 : c == 10 ? 0x6e : c == 13 ? 0x72 : c == 9 ? 0x74 : c == 11 ? 0x76 : 0;
+          store<u8>(w++, 0x5c);
+          if (esc != 0) store<u8>(w++, <u8>esc);
+          else {
+            store<u8>(w++, 0x78);
+            w = wHex(w, c, 2);
+          }
+        } else if (c == 0) {
+          store<u8>(w++, 0x5c);
+          store<u8>(w++, 0x78);
+          w = wHex(w, 0, 2);
+        } else store<u8>(w++, <u8>c);
+        continue;
+      }
+      // UTF-8 sequence (Go's rules: invalid → one byte)
+      let need: u32 = 0;
+      let cp: u32 = 0;
+      let minCp: u32 = 0;
+      if ((c & 0xe0) == 0xc0) { need = 1; cp = c & 0x1f; minCp = 0x80; }
+      else if ((c & 0xf0) == 0xe0) { need = 2; cp = c & 0x0f; minCp = 0x800; }
+      else if ((c & 0xf8) == 0xf0) { need = 3; cp = c & 0x07; minCp = 0x10000; }
+      let ok = need > 0;
+      if (ok) {
+        for (let i: u32 = 1; i <= need; i++) {
+          if (q + i >= e) { ok = false; break; }
+          const b = <u32>load<u8>(q + i);
+          if ((b & 0xc0) != 0x80) { ok = false; break; }
+          cp = (cp << 6) | (b & 0x3f);
+        }
+      }
+      if (ok && (cp < minCp || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))) ok = false;
+      store<u8>(w++, 0x5c);
+      if (!ok) {
+        store<u8>(w++, 0x78);
+        w = wHex(w, c, 2);
+        q++;
+      } else if (cp > 0xffff) {
+        store<u8>(w++, 0x55);
+        w = wHex(w, cp, 8);
+        q += need + 1;
+      } else {
+        store<u8>(w++, 0x75);
+        w = wHex(w, cp, 4);
+        q += need + 1;
+      }
+    }
+  }
+  if (quoted) store<u8>(w++, 0x22);
+  return w;
+}
+
 // ---------------------------------------------------------------- constructors
 
 const NULL_V: usize = memory.data(16, 8);

@@ -7,7 +7,7 @@
 
 import {
   T_STRING, T_ARRAY, T_OBJECT, T_SET, tg_int, tg_float, tg_array, tg_array_push, tg_set, tg_set_add,
-  tg_compare, tg_abort, mergeSort,
+  tg_compare, tg_abort, mergeSort, biOperandTypeErr, biOperandElemErr, biIntOperandErr,
 } from "../runtime";
 import {
   typeOf, isNum, isColl, isIntRepr, intOf, f64Of, mkNum, asInt, I64_A, I64_B, sptr, slen, clen, at,
@@ -19,7 +19,7 @@ export function tg_bi_count(x: usize): usize {
   const t = typeOf(x);
   if (t == T_STRING) return tg_int(runeCount(sptr(x), slen(x)));
   if (t == T_ARRAY || t == T_SET || t == T_OBJECT) return tg_int(<i64>clen(x));
-  return 0;
+  return biOperandTypeErr("count", 1, "one of {array, object, set, string}", x);
 }
 
 /** Exact i64 add/sub/mul when the f64 estimate shows no overflow; otherwise f64. */
@@ -45,8 +45,21 @@ function arith(a: usize, b: usize, op: i32): usize {
   return mkNum(op == 0 ? x + y : op == 1 ? x - y : x * y);
 }
 
+/** OPA's NumberOperand checks for two operands. */
+function numOperands(name: string, a: usize, b: usize): bool {
+  if (!isNum(a)) {
+    biOperandTypeErr(name, 1, "number", a);
+    return false;
+  }
+  if (!isNum(b)) {
+    biOperandTypeErr(name, 2, "number", b);
+    return false;
+  }
+  return true;
+}
+
 export function tg_bi_plus(a: usize, b: usize): usize {
-  if (!isNum(a) || !isNum(b)) return 0;
+  if (!numOperands("plus", a, b)) return 0;
   return arith(a, b, 0);
 }
 
@@ -62,17 +75,20 @@ export function tg_bi_minus(a: usize, b: usize): usize {
     }
     return r;
   }
-  return 0;
+  // OPA's messages for mixed / wrong operands
+  if (!isNum(a) && typeOf(a) != T_SET) return biOperandTypeErr("minus", 1, "one of {number, set}", a);
+  if (isNum(b)) return biOperandTypeErr("minus", 2, "set", b);
+  return biOperandTypeErr("minus", 2, "number", b);
 }
 
 export function tg_bi_mul(a: usize, b: usize): usize {
-  if (!isNum(a) || !isNum(b)) return 0;
+  if (!numOperands("mul", a, b)) return 0;
   return arith(a, b, 2);
 }
 
 /** div: `div: divide by zero` is a runtime error (aborts), like OPA. */
 export function tg_bi_div(a: usize, b: usize): usize {
-  if (!isNum(a) || !isNum(b)) return 0;
+  if (!numOperands("div", a, b)) return 0;
   if (f64Of(b) == 0) tg_abort("div: divide by zero");
   if (isIntRepr(a) && isIntRepr(b)) {
     const x = intOf(a);
@@ -84,7 +100,7 @@ export function tg_bi_div(a: usize, b: usize): usize {
 
 /** rem: integers only (truncated, sign of the dividend, like Go's big.Int.Rem). */
 export function tg_bi_rem(a: usize, b: usize): usize {
-  if (!isNum(a) || !isNum(b)) return 0;
+  if (!numOperands("rem", a, b)) return 0;
   if (!asInt(a, I64_A) || !asInt(b, I64_B)) tg_abort("rem: modulo on floating-point number");
   const y = load<i64>(I64_B);
   if (y == 0) tg_abort("rem: modulo by zero");
@@ -94,7 +110,7 @@ export function tg_bi_rem(a: usize, b: usize): usize {
 }
 
 export function tg_bi_abs(a: usize): usize {
-  if (!isNum(a)) return 0;
+  if (!isNum(a)) return biOperandTypeErr("abs", 1, "number", a);
   if (isIntRepr(a)) {
     const x = intOf(a);
     if (x == i64.MIN_VALUE) return tg_float(9223372036854775808.0);
@@ -104,7 +120,7 @@ export function tg_bi_abs(a: usize): usize {
 }
 
 function rounding(a: usize, mode: i32): usize {
-  if (!isNum(a)) return 0;
+  if (!isNum(a)) return biOperandTypeErr(mode == 0 ? "round" : mode == 1 ? "ceil" : "floor", 1, "number", a);
   if (isIntRepr(a)) return a;
   const d = f64Of(a);
   let r: f64;
@@ -131,12 +147,12 @@ export function tg_bi_floor(a: usize): usize {
 
 /** sum(array|set of numbers); sum([]) = 0. */
 export function tg_bi_sum(c: usize): usize {
-  if (!isColl(c)) return 0;
+  if (!isColl(c)) return biOperandTypeErr("sum", 1, "one of {set, array}", c);
   const n = clen(c);
   let acc = tg_int(0);
   for (let i: u32 = 0; i < n; i++) {
     const e = at(c, i);
-    if (!isNum(e)) return 0;
+    if (!isNum(e)) return biOperandElemErr("sum", 1, c, "numbers", e);
     acc = arith(acc, e, 0);
   }
   return acc;
@@ -144,12 +160,12 @@ export function tg_bi_sum(c: usize): usize {
 
 /** product(array|set of numbers); product([]) = 1. */
 export function tg_bi_product(c: usize): usize {
-  if (!isColl(c)) return 0;
+  if (!isColl(c)) return biOperandTypeErr("product", 1, "one of {set, array}", c);
   const n = clen(c);
   let acc = tg_int(1);
   for (let i: u32 = 0; i < n; i++) {
     const e = at(c, i);
-    if (!isNum(e)) return 0;
+    if (!isNum(e)) return biOperandElemErr("product", 1, c, "numbers", e);
     acc = arith(acc, e, 2);
   }
   return acc;
@@ -157,7 +173,7 @@ export function tg_bi_product(c: usize): usize {
 
 /** max(array|set) in OPA's total order; undefined for an empty collection. */
 export function tg_bi_max(c: usize): usize {
-  if (!isColl(c)) return 0;
+  if (!isColl(c)) return biOperandTypeErr("max", 1, "one of {set, array}", c);
   const n = clen(c);
   if (n == 0) return 0;
   let m = at(c, 0);
@@ -166,7 +182,7 @@ export function tg_bi_max(c: usize): usize {
 }
 
 export function tg_bi_min(c: usize): usize {
-  if (!isColl(c)) return 0;
+  if (!isColl(c)) return biOperandTypeErr("min", 1, "one of {set, array}", c);
   const n = clen(c);
   if (n == 0) return 0;
   let m = at(c, 0);
@@ -176,7 +192,7 @@ export function tg_bi_min(c: usize): usize {
 
 /** sort(array|set) → sorted array (stable; duplicates kept). */
 export function tg_bi_sort(c: usize): usize {
-  if (!isColl(c)) return 0;
+  if (!isColl(c)) return biOperandTypeErr("sort", 1, "one of {set, array}", c);
   const n = clen(c);
   const r = tg_array(n);
   if (n == 0) return r;
@@ -188,7 +204,8 @@ export function tg_bi_sort(c: usize): usize {
 
 /** numbers.range(a, b): integers from a to b inclusive, descending when a > b. */
 export function tg_bi_numbers_range(a: usize, b: usize): usize {
-  if (!asInt(a, I64_A) || !asInt(b, I64_B)) return 0;
+  if (!asInt(a, I64_A)) return rangeOperandErr(a, 1);
+  if (!asInt(b, I64_B)) return rangeOperandErr(b, 2);
   const x = load<i64>(I64_A);
   const y = load<i64>(I64_B);
   const n: i64 = (x <= y ? y - x : x - y) + 1;
@@ -197,6 +214,18 @@ export function tg_bi_numbers_range(a: usize, b: usize): usize {
   const step: i64 = x <= y ? 1 : -1;
   for (let i: i64 = 0; i < n; i++) tg_array_push(r, tg_int(x + i * step));
   return r;
+}
+
+/**
+ * builtins.BigIntOperand's errors; integral numbers beyond 2^53 are not an error in OPA (its range
+ * would just be huge or a single huge number): undefined without a message here (gap).
+ */
+function rangeOperandErr(v: usize, pos: i32): usize {
+  if (isNum(v)) {
+    const d = f64Of(v);
+    if (d == Math.floor(d)) return 0;
+  }
+  return biIntOperandErr("numbers.range", pos, v, true);
 }
 
 // ---- sets
@@ -227,13 +256,15 @@ export function appendSorted(s: usize, e: usize): void {
 
 /** Rego `|` on two sets. */
 export function tg_bi_or(a: usize, b: usize): usize {
-  if (typeOf(a) != T_SET || typeOf(b) != T_SET) return 0;
+  if (typeOf(a) != T_SET) return biOperandTypeErr("or", 1, "set", a);
+  if (typeOf(b) != T_SET) return biOperandTypeErr("or", 2, "set", b);
   return mergeSets(a, b);
 }
 
 /** Rego `&` on two sets. */
 export function tg_bi_and(a: usize, b: usize): usize {
-  if (typeOf(a) != T_SET || typeOf(b) != T_SET) return 0;
+  if (typeOf(a) != T_SET) return biOperandTypeErr("and", 1, "set", a);
+  if (typeOf(b) != T_SET) return biOperandTypeErr("and", 2, "set", b);
   return intersectSets(a, b);
 }
 
@@ -277,12 +308,12 @@ export function intersectSets(a: usize, b: usize): usize {
 
 /** union(set of sets). */
 export function tg_bi_union(s: usize): usize {
-  if (typeOf(s) != T_SET) return 0;
+  if (typeOf(s) != T_SET) return biOperandTypeErr("union", 1, "set", s);
   const n = clen(s);
   let r = tg_set(0);
   for (let i: u32 = 0; i < n; i++) {
     const e = at(s, i);
-    if (typeOf(e) != T_SET) return 0;
+    if (typeOf(e) != T_SET) return biOperandTypeErr("union", 1, "set", e); // OPA: SetOperand(elem, 1)
     r = mergeSets(r, e);
   }
   return r;
@@ -290,10 +321,10 @@ export function tg_bi_union(s: usize): usize {
 
 /** intersection(set of sets); intersection(set()) = set(). */
 export function tg_bi_intersection(s: usize): usize {
-  if (typeOf(s) != T_SET) return 0;
+  if (typeOf(s) != T_SET) return biOperandTypeErr("intersection", 1, "set", s);
   const n = clen(s);
   if (n == 0) return tg_set(0);
-  for (let i: u32 = 0; i < n; i++) if (typeOf(at(s, i)) != T_SET) return 0;
+  for (let i: u32 = 0; i < n; i++) if (typeOf(at(s, i)) != T_SET) return biOperandTypeErr("intersection", 1, "set", at(s, i));
   let r = at(s, 0);
   for (let i: u32 = 1; i < n; i++) r = intersectSets(r, at(s, i));
   if (n == 1) r = mergeSets(r, tg_set(0)); // fresh copy: never hand out an operand
