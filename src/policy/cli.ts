@@ -132,7 +132,7 @@ async function evaluate(argv: string[]): Promise<number> {
   const input = values.input !== undefined ? readJson(values.input, 'input') : undefined;
   let policy;
   try {
-    policy = await loadTollgatePolicy(bundle.wasm);
+    policy = await loadTollgatePolicy(bundle.wasm, { print: (line) => process.stderr.write(`${line}\n`) });
   } catch (e) {
     return fail(`${file}: cannot load policy.wasm: ${message(e)}`);
   }
