@@ -42,6 +42,17 @@ export const UPSTREAM_DEFAULTS = {
 
 export const ROUTE_DEFAULTS = { forwardAuthorization: false } as const;
 
+export const RATE_LIMIT_DEFAULTS = {
+  store: 'memory',
+  blockSeconds: 0,
+  cost: 1,
+  onStoreOutage: { low: 'fallback', medium: 'fallback', high: 'fail_closed' },
+} as const;
+
+export const REDIS_DEFAULTS = { keyPrefix: 'tollgate:rl:', connectTimeoutMs: 1_000, commandTimeoutMs: 200 } as const;
+
+export const LIMIT_KEYS = ['client', 'route', 'client_route', 'partner', 'ip'] as const;
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const RISK_TIERS = ['low', 'medium', 'high'] as const;

@@ -11,17 +11,23 @@ import {
   ISSUER_DEFAULTS,
   JWKS_DEFAULTS,
   LOGGING_DEFAULTS,
+  RATE_LIMIT_DEFAULTS,
+  REDIS_DEFAULTS,
   ROUTE_DEFAULTS,
   SERVER_DEFAULTS,
   UPSTREAM_DEFAULTS,
 } from './defaults.js';
-import { resolveFile } from './semantic.js';
+import { REDIS_PASSWORD_SECRET, resolveFile } from './semantic.js';
 import type {
   GatewayConfig,
   IssuerConfig,
   ListenerConfig,
+  LimitKey,
   LoggingConfig,
+  RateLimitsConfig,
+  RedisConfig,
   RiskTier,
+  StoreOutageMode,
   RouteConfig,
   SecretRef,
   UpstreamConfig,
@@ -58,6 +64,29 @@ interface YamlRoute {
   risk: RiskTier;
   forwardAuthorization?: boolean;
   maxBodyBytes?: number;
+  rateLimits?: { policies?: string[]; quotas?: string[]; cost?: number };
+}
+type HostPort = { host: string; port: number };
+interface YamlRateLimits {
+  store?: 'memory' | 'redis';
+  redis?: {
+    url?: string;
+    sentinel?: { name: string; nodes: HostPort[] };
+    cluster?: { nodes: HostPort[] };
+    password?: SecretRef;
+    keyPrefix?: string;
+    connectTimeoutMs?: number;
+    commandTimeoutMs?: number;
+  };
+  policies?: Record<string, { points: number; windowSeconds: number; blockSeconds?: number; key: LimitKey }>;
+  quotas?: Record<string, { points: number; period: 'day' | 'month'; key: 'client' | 'partner' }>;
+  defaults?: { policies?: string[]; quotas?: string[] };
+  partners?: { claims?: string[]; clients?: Record<string, string> };
+  plans?: Record<string, { policies?: Record<string, { points?: number; windowSeconds?: number; blockSeconds?: number }>; quotas?: Record<string, { points?: number }> }>;
+  partnerPlans?: Record<string, string>;
+  clientPlans?: Record<string, string>;
+  onStoreOutage?: { low?: StoreOutageMode; medium?: StoreOutageMode; high?: StoreOutageMode };
+  trustedProxies?: string[];
 }
 export interface GatewayYaml {
   version: 1;
@@ -76,6 +105,7 @@ export interface GatewayYaml {
   issuers?: Record<string, YamlIssuer>;
   upstreams: Record<string, YamlUpstream>;
   routes: YamlRoute[];
+  rateLimits?: YamlRateLimits;
 }
 
 export interface NormalizeContext {
@@ -152,6 +182,7 @@ export function normalize(y: GatewayYaml, ctx: NormalizeContext): GatewayConfig 
     upstreams[name] = out;
   }
 
+  const rateLimits = normalizeRateLimits(y.rateLimits ?? {}, ctx);
   const routes = y.routes.map((r, index): RouteConfig => {
     const match: RouteConfig['match'] = { methods: [...(r.match.methods ?? [])] };
     if (r.match.path !== undefined) match.path = r.match.path;
@@ -172,6 +203,12 @@ export function normalize(y: GatewayYaml, ctx: NormalizeContext): GatewayConfig 
       risk: r.risk,
       forwardAuthorization: r.forwardAuthorization ?? ROUTE_DEFAULTS.forwardAuthorization,
       maxBodyBytes: r.maxBodyBytes ?? server.maxBodyBytes,
+      // A public route has no verified client: of the defaults, only ip- and route-keyed policies apply to it.
+      rateLimits: {
+        policies: [...(r.rateLimits?.policies ?? rateLimits.defaults.policies.filter((n) => r.auth !== false || ['ip', 'route'].includes(rateLimits.policies[n]?.key ?? '')))],
+        quotas: [...(r.rateLimits?.quotas ?? (r.auth === false ? [] : rateLimits.defaults.quotas))],
+        cost: r.rateLimits?.cost ?? RATE_LIMIT_DEFAULTS.cost,
+      },
     };
     const line = ctx.routeLine(index);
     if (line !== undefined) route.source = { line };
@@ -191,8 +228,47 @@ export function normalize(y: GatewayYaml, ctx: NormalizeContext): GatewayConfig 
       scopes: (ih.scopes ?? IDENTITY_HEADER_DEFAULTS.scopes).toLowerCase(),
       issuer: (ih.issuer ?? IDENTITY_HEADER_DEFAULTS.issuer).toLowerCase(),
     },
+    rateLimits,
     sourceHash: ctx.sourceHash,
   };
   if (ctx.sourcePath !== undefined) config.sourcePath = ctx.sourcePath;
   return config;
+}
+
+function normalizeRateLimits(y: YamlRateLimits, ctx: NormalizeContext): RateLimitsConfig {
+  const out: RateLimitsConfig = {
+    store: y.store ?? RATE_LIMIT_DEFAULTS.store,
+    policies: Object.fromEntries(Object.entries(y.policies ?? {}).map(([name, p]) => [name, {
+      name, points: p.points, windowSeconds: p.windowSeconds, blockSeconds: p.blockSeconds ?? RATE_LIMIT_DEFAULTS.blockSeconds, key: p.key,
+    }])),
+    quotas: Object.fromEntries(Object.entries(y.quotas ?? {}).map(([name, q]) => [name, { name, points: q.points, period: q.period, key: q.key }])),
+    defaults: { policies: [...(y.defaults?.policies ?? [])], quotas: [...(y.defaults?.quotas ?? [])] },
+    partners: { claims: [...(y.partners?.claims ?? [])], clients: { ...(y.partners?.clients ?? {}) } },
+    plans: Object.fromEntries(Object.entries(y.plans ?? {}).map(([name, p]) => [name, {
+      name, policies: structuredClone(p.policies ?? {}), quotas: structuredClone(p.quotas ?? {}),
+    }])),
+    partnerPlans: { ...(y.partnerPlans ?? {}) },
+    clientPlans: { ...(y.clientPlans ?? {}) },
+    onStoreOutage: {
+      low: y.onStoreOutage?.low ?? RATE_LIMIT_DEFAULTS.onStoreOutage.low,
+      medium: y.onStoreOutage?.medium ?? RATE_LIMIT_DEFAULTS.onStoreOutage.medium,
+      high: 'fail_closed',
+    },
+    trustedProxies: [...(y.trustedProxies ?? [])],
+  };
+  if (y.redis !== undefined) {
+    const r = y.redis;
+    const redis: RedisConfig = {
+      keyPrefix: r.keyPrefix ?? REDIS_DEFAULTS.keyPrefix,
+      connectTimeoutMs: r.connectTimeoutMs ?? REDIS_DEFAULTS.connectTimeoutMs,
+      commandTimeoutMs: r.commandTimeoutMs ?? REDIS_DEFAULTS.commandTimeoutMs,
+    };
+    if (r.url !== undefined) redis.url = r.url;
+    if (r.sentinel !== undefined) redis.sentinel = { name: r.sentinel.name, nodes: r.sentinel.nodes.map((n) => ({ ...n })) };
+    if (r.cluster !== undefined) redis.cluster = { nodes: r.cluster.nodes.map((n) => ({ ...n })) };
+    const password = ctx.secrets.get(REDIS_PASSWORD_SECRET);
+    if (password !== undefined) redis.password = Buffer.from(password).toString('utf8');
+    out.redis = redis;
+  }
+  return out;
 }

@@ -20,8 +20,11 @@ import {
   JWS_ALGORITHMS,
   LOGGING_DEFAULTS,
   LOG_LEVELS,
+  LIMIT_KEYS,
   MAX_TIMER_MS,
   NAME_PATTERN,
+  RATE_LIMIT_DEFAULTS,
+  REDIS_DEFAULTS,
   RISK_TIERS,
   ROUTE_DEFAULTS,
   SERVER_DEFAULTS,
@@ -276,6 +279,126 @@ const routeAuth = {
   },
 };
 
+const namedMap = (title: string, description: string, value: JsonSchema, extra: Record<string, unknown> = {}): JsonSchema => ({
+  ...text(title, description),
+  type: 'object',
+  propertyNames: { pattern: NAME_PATTERN, errorMessage: NAME_MESSAGE },
+  additionalProperties: value,
+  ...extra,
+});
+
+const nameRef = (title: string, description: string) => str(title, description, { pattern: NAME_PATTERN, errorMessage: NAME_MESSAGE });
+const nameList = (title: string, description: string) => strings(title, description, nameRef('Name', 'A name defined in this file.'), { default: [] });
+const DAY = 86_400;
+
+const routeRateLimits = object(
+  'Rate limits',
+  'Limits of this route, instead of rateLimits.defaults: named policies and quotas, and what one request costs.',
+  {
+    policies: nameList('Policies', 'Names of rateLimits.policies to apply (empty: none).'),
+    quotas: nameList('Quotas', 'Names of rateLimits.quotas to apply (empty: none).'),
+    cost: integer('Cost', 'Points one request spends, so an expensive endpoint spends more.', 1, 1_000_000, RATE_LIMIT_DEFAULTS.cost),
+  },
+);
+
+const secretRef = (title: string, description: string) => ({
+  ...object(title, `${description} By reference: { env: NAME } or { file: PATH }; never inline.`, {
+    env: str('Environment variable', 'Name of an environment variable holding the secret; it must be set and non-empty.', { pattern: ENV_NAME_PATTERN, errorMessage: 'must be an environment variable name' }),
+    file: filePath('Secret file', 'File whose bytes are the secret.'),
+  }),
+  minProperties: 1,
+  maxProperties: 1,
+  errorMessage: 'must be { env: NAME } or { file: PATH }; secrets are never written inline',
+});
+
+const hostPort = object('Node', 'A host and port.', {
+  host: str('Host', 'Hostname or IP address.'),
+  port: integer('Port', 'TCP port.', 1, 65535),
+}, ['host', 'port']);
+
+const redis = object(
+  'Redis',
+  'The shared store for rate limits and quotas when several instances share the work (ioredis). Set exactly one of url, sentinel or cluster.',
+  {
+    url: str('URL', 'redis:// or rediss:// URL of a standalone server, without a password (use `password`).', { pattern: '^rediss?://[^\\s]+$', errorMessage: 'must be a redis:// or rediss:// URL' }),
+    sentinel: object('Sentinel', 'Redis Sentinel: the master name and the sentinels.', {
+      name: str('Master name', 'Name of the monitored master.'),
+      nodes: { ...text('Sentinels', 'Sentinel host/port pairs.'), type: 'array', minItems: 1, items: hostPort },
+    }, ['name', 'nodes']),
+    cluster: object('Cluster', 'Redis Cluster: seed nodes.', {
+      nodes: { ...text('Nodes', 'Cluster seed host/port pairs.'), type: 'array', minItems: 1, items: hostPort },
+    }, ['nodes']),
+    password: secretRef('Password', 'Redis password (AUTH).'),
+    keyPrefix: str('Key prefix', 'Prefix of every key tollgate writes.', { default: REDIS_DEFAULTS.keyPrefix, maxLength: 64 }),
+    connectTimeoutMs: ms('Connect timeout (ms)', 'Time allowed to connect.', REDIS_DEFAULTS.connectTimeoutMs),
+    commandTimeoutMs: ms('Command timeout (ms)', 'A command slower than this counts as an outage for that request.', REDIS_DEFAULTS.commandTimeoutMs),
+  },
+  [],
+  exactlyOne(['url', 'sentinel', 'cluster'], 'must set exactly one of url, sentinel or cluster'),
+);
+
+const limitPolicy = object(
+  'Rate-limit policy',
+  'points per windowSeconds, counted per key. The map key is the name routes and plans use.',
+  {
+    points: integer('Points', 'Points allowed per window (a request spends its route cost).', 1, 1_000_000_000),
+    windowSeconds: integer('Window (s)', 'Window length in seconds.', 1, 31 * DAY),
+    blockSeconds: integer('Block (s)', 'After the limit is hit, keep rejecting the key this long. 0: until the window ends.', 0, 31 * DAY, RATE_LIMIT_DEFAULTS.blockSeconds),
+    key: { ...text('Key', 'What is counted: client (verified client id), route, client_route, partner, or ip (before authentication).'), type: 'string', enum: [...LIMIT_KEYS] },
+  },
+  ['points', 'windowSeconds', 'key'],
+);
+
+const quota = object(
+  'Quota',
+  'A long budget per client or partner, per UTC calendar day or month (reset at the boundary).',
+  {
+    points: integer('Points', 'Points per period.', 1, Number.MAX_SAFE_INTEGER),
+    period: { ...text('Period', 'day or month (UTC).'), type: 'string', enum: ['day', 'month'] },
+    key: { ...text('Key', 'client or partner.'), type: 'string', enum: ['client', 'partner'] },
+  },
+  ['points', 'period', 'key'],
+);
+
+const outage = { ...text('Outage mode', 'fallback (per-instance memory limiter) or fail_closed (503).'), type: 'string', enum: ['fallback', 'fail_closed'] };
+
+const rateLimits = object(
+  'Rate limits and quotas',
+  'Named rate-limit policies and quotas, their store, partner plans and store-outage behaviour.',
+  {
+    store: { ...text('Store', 'memory (per instance) or redis (shared by every instance).'), type: 'string', enum: ['memory', 'redis'], default: RATE_LIMIT_DEFAULTS.store },
+    redis,
+    policies: namedMap('Policies', 'Rate-limit policies by name.', limitPolicy, { default: {} }),
+    quotas: namedMap('Quotas', 'Quotas by name.', quota, { default: {} }),
+    defaults: object('Defaults', 'Policies and quotas of routes that do not name their own.', {
+      policies: nameList('Policies', 'Names of policies.'),
+      quotas: nameList('Quotas', 'Names of quotas.'),
+    }),
+    partners: object('Partners', "A client's partner: the first present claim, else this mapping.", {
+      claims: strings('Claims', 'Token claims holding the partner, tried in order.', str('Claim name', 'A JWT claim name.'), { default: [] }),
+      clients: { ...text('Clients', 'Client id → partner name.'), type: 'object', additionalProperties: nameRef('Partner', 'A partner name.'), default: {} },
+    }),
+    plans: namedMap('Plans', 'Overrides of named policies and quotas (e.g. a partner plan with higher limits).', object('Plan', 'Overrides by policy / quota name.', {
+      policies: { ...text('Policies', 'Policy name → overrides.'), type: 'object', additionalProperties: object('Override', 'Replaced fields.', {
+        points: integer('Points', 'Points per window.', 1, 1_000_000_000),
+        windowSeconds: integer('Window (s)', 'Window length.', 1, 31 * DAY),
+        blockSeconds: integer('Block (s)', 'Block length.', 0, 31 * DAY),
+      }), default: {} },
+      quotas: { ...text('Quotas', 'Quota name → overrides.'), type: 'object', additionalProperties: object('Override', 'Replaced fields.', {
+        points: integer('Points', 'Points per period.', 1, Number.MAX_SAFE_INTEGER),
+      }), default: {} },
+    }), { default: {} }),
+    partnerPlans: { ...text('Partner plans', 'Partner → plan name.'), type: 'object', additionalProperties: nameRef('Plan', 'A plan name.'), default: {} },
+    clientPlans: { ...text('Client plans', "Client id → plan name (wins over the partner's plan)."), type: 'object', additionalProperties: nameRef('Plan', 'A plan name.'), default: {} },
+    onStoreOutage: object('Store outage', 'What routes do per risk tier when Redis cannot be reached. high always fails closed.', {
+      low: { ...outage, default: RATE_LIMIT_DEFAULTS.onStoreOutage.low },
+      medium: { ...outage, default: RATE_LIMIT_DEFAULTS.onStoreOutage.medium },
+      high: { ...outage, const: 'fail_closed', default: 'fail_closed', errorMessage: 'must be fail_closed: high-risk routes never run unlimited' },
+    }),
+    trustedProxies: strings('Trusted proxies', 'CIDRs whose X-Forwarded-For is believed for ip keys. Default none: the peer address is the client.', str('CIDR', 'e.g. 10.0.0.0/8.'), { default: [] }),
+  },
+);
+
 const route = object(
   'Route',
   'Maps matching requests to an upstream with an authentication requirement.',
@@ -287,17 +410,10 @@ const route = object(
     risk: { ...text('Risk tier', 'Security risk of the route: low, medium or high. Required; there is no default.'), type: 'string', enum: [...RISK_TIERS] },
     forwardAuthorization: bool('Forward Authorization', "Forward the client's Authorization header to the upstream.", ROUTE_DEFAULTS.forwardAuthorization),
     maxBodyBytes: bytes('Body limit (bytes)', 'Request body limit for this route. Default: server.maxBodyBytes.', undefined),
+    rateLimits: routeRateLimits,
   },
   ['id', 'match', 'upstream', 'auth', 'risk'],
 );
-
-const namedMap = (title: string, description: string, value: JsonSchema, extra: Record<string, unknown> = {}): JsonSchema => ({
-  ...text(title, description),
-  type: 'object',
-  propertyNames: { pattern: NAME_PATTERN, errorMessage: NAME_MESSAGE },
-  additionalProperties: value,
-  ...extra,
-});
 
 export const gatewaySchema: JsonSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
@@ -313,5 +429,6 @@ export const gatewaySchema: JsonSchema = {
     issuers: namedMap('Issuers', 'Token issuers by name.', issuer, { default: {} }),
     upstreams: namedMap('Upstreams', 'Backend services by name.', upstream, { minProperties: 1 }),
     routes: { ...text('Routes', 'Routes, each with a unique id.'), type: 'array', minItems: 1, items: route },
+    rateLimits,
   },
 };

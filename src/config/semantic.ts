@@ -6,6 +6,7 @@
  * because the schema already reports them. Secrets are resolved here and returned, never logged.
  */
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import {
   HEADER_NAME_PATTERN,
@@ -41,6 +42,9 @@ const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter(isStr) : 
 const entries = (v: unknown): [string, Obj][] =>
   isObj(v) ? Object.entries(v).filter((e): e is [string, Obj] => isObj(e[1])) : [];
 
+/** Key of the Redis password among the resolved secrets (issuer names cannot start with "#"). */
+export const REDIS_PASSWORD_SECRET = '#redis';
+
 export function resolveFile(baseDir: string, file: string): string {
   return isAbsolute(file) ? file : resolve(baseDir, file);
 }
@@ -58,6 +62,8 @@ export function semanticCheck(data: unknown, ctx: SemanticContext): SemanticResu
   }
   for (const [name, upstream] of entries(data['upstreams'])) checkUpstream(name, upstream, ctx, add);
   checkRoutes(data, ctx, add);
+  const password = checkRateLimits(data, ctx, add);
+  if (password !== undefined) secrets.set(REDIS_PASSWORD_SECRET, password);
   return { issues, secrets };
 }
 
@@ -271,4 +277,88 @@ function matchKey(match: unknown, base: PathSegment[], add: Add): { shape: strin
   if (!listed.every((m) => (HTTP_METHODS as readonly unknown[]).includes(m))) return undefined; // the schema reports it
   const methods = new Set((listed.length > 0 ? listed : HTTP_METHODS) as string[]);
   return { shape: `${shape} host ${host}`, methods };
+}
+
+/**
+ * rateLimits: names that routes, defaults and plans refer to exist; Redis when the store is redis, its URL without
+ * credentials and its password resolvable; trusted proxies are CIDRs; a public route has no client- or
+ * partner-keyed limit (it has no verified client to count).
+ */
+function checkRateLimits(data: Obj, ctx: SemanticContext, add: Add): Uint8Array | undefined {
+  const rl = isObj(data['rateLimits']) ? data['rateLimits'] : {};
+  const base: PathSegment[] = ['rateLimits'];
+  const policies = isObj(rl['policies']) ? rl['policies'] : {};
+  const quotas = isObj(rl['quotas']) ? rl['quotas'] : {};
+  const plans = isObj(rl['plans']) ? rl['plans'] : {};
+  const refs = (value: unknown, section: Obj, kind: string, path: PathSegment[]) => {
+    if (!Array.isArray(value)) return;
+    value.forEach((name, i) => {
+      if (isStr(name) && !Object.hasOwn(section, name)) add([...path, i], `unknown ${kind} "${name}"${known(section)}`);
+    });
+  };
+  const defaults = isObj(rl['defaults']) ? rl['defaults'] : {};
+  refs(defaults['policies'], policies, 'rate-limit policy', [...base, 'defaults', 'policies']);
+  refs(defaults['quotas'], quotas, 'quota', [...base, 'defaults', 'quotas']);
+  for (const [name, plan] of entries(plans)) {
+    for (const [sec, section, kind] of [['policies', policies, 'rate-limit policy'], ['quotas', quotas, 'quota']] as const) {
+      for (const ref of Object.keys(isObj(plan[sec]) ? plan[sec] : {})) {
+        if (!Object.hasOwn(section, ref)) add([...base, 'plans', name, sec, ref], `unknown ${kind} "${ref}"${known(section)}`);
+      }
+    }
+  }
+  for (const field of ['partnerPlans', 'clientPlans'] as const) {
+    const map = isObj(rl[field]) ? rl[field] : {};
+    for (const [who, plan] of Object.entries(map)) {
+      if (isStr(plan) && !Object.hasOwn(plans, plan)) add([...base, field, who], `unknown plan "${plan}"${known(plans)}`);
+    }
+  }
+  strings(rl['trustedProxies']).forEach((cidr, i) => {
+    if (!isCidr(cidr)) add([...base, 'trustedProxies', i], `"${cidr}" is not a CIDR such as 10.0.0.0/8 or fd00::/8`);
+  });
+  let password: Uint8Array | undefined;
+  if (rl['store'] === 'redis' && !isObj(rl['redis'])) add([...base, 'store'], 'store is redis but rateLimits.redis is not set');
+  if (isObj(rl['redis'])) {
+    const r = rl['redis'];
+    if (isStr(r['url'])) {
+      try {
+        const u = new URL(r['url']);
+        if (u.password !== '' || u.username !== '') add([...base, 'redis', 'url'], 'must not contain credentials; use rateLimits.redis.password: { env: NAME }');
+        if (u.hostname === '') add([...base, 'redis', 'url'], 'must name a host');
+      } catch {
+        add([...base, 'redis', 'url'], 'is not a valid URL');
+      }
+    }
+    if (isObj(r['password'])) password = readSecret(r['password'], [...base, 'redis', 'password'], ctx, add);
+  }
+  // routes: the limits they name exist, and public routes only count what they can know
+  const routes = Array.isArray(data['routes']) ? data['routes'] : [];
+  routes.forEach((route: unknown, i) => {
+    if (!isObj(route)) return;
+    const own = isObj(route['rateLimits']) ? route['rateLimits'] : undefined;
+    const path: PathSegment[] = ['routes', i, 'rateLimits'];
+    if (own) {
+      refs(own['policies'], policies, 'rate-limit policy', [...path, 'policies']);
+      refs(own['quotas'], quotas, 'quota', [...path, 'quotas']);
+    }
+    // (defaults keyed by client or partner simply do not apply to public routes: see normalize.ts)
+    if (route['auth'] !== false || !own) return;
+    strings(own['policies']).forEach((name) => {
+      const p = policies[name];
+      if (isObj(p) && p['key'] !== 'ip' && p['key'] !== 'route') {
+        add([...path, 'policies'], `public route uses rate-limit policy "${name}" keyed by ${String(p['key'])}, which needs a verified client; key it by ip or route`);
+      }
+    });
+    const qnames = strings(own['quotas']);
+    if (qnames.length > 0) add([...path, 'quotas'], `public route uses quotas (${qnames.join(', ')}), which count verified clients or partners`);
+  });
+  return password;
+}
+
+function isCidr(s: string): boolean {
+  const slash = s.indexOf('/');
+  if (slash < 0) return false;
+  const ip = s.slice(0, slash), bits = s.slice(slash + 1);
+  const v = isIP(ip);
+  if (v === 0 || !/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (v === 4 ? 32 : 128);
 }

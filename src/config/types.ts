@@ -135,6 +135,83 @@ export interface RouteMatchConfig {
   host?: string;
 }
 
+/** What a rate limit or quota counts by. Identities come from verified token claims only. */
+export type LimitKey = 'client' | 'route' | 'client_route' | 'partner' | 'ip';
+
+/** A named rate-limit policy: `points` per `windowSeconds` (fixed window, as rate-limiter-flexible counts). */
+export interface RateLimitPolicyConfig {
+  name: string;
+  points: number;
+  windowSeconds: number;
+  /** After the limit is hit, keep rejecting for this long. Default 0 (until the window ends). */
+  blockSeconds: number;
+  key: LimitKey;
+}
+
+/** A named quota: `points` per UTC calendar day or month, reset at the boundary. */
+export interface QuotaConfig {
+  name: string;
+  points: number;
+  period: 'day' | 'month';
+  key: 'client' | 'partner';
+}
+
+/** Overrides a plan applies to named policies/quotas (e.g. a partner's higher limits). */
+export interface PlanConfig {
+  name: string;
+  policies: Record<string, { points?: number; windowSeconds?: number; blockSeconds?: number }>;
+  quotas: Record<string, { points?: number }>;
+}
+
+/** What a route of a tier does when the shared store (Redis) cannot be reached. */
+export type StoreOutageMode = 'fail_closed' | 'fallback';
+
+export interface RedisConfig {
+  /** `redis://` or `rediss://` URL (standalone). Exactly one of url / sentinel / cluster. */
+  url?: string;
+  sentinel?: { name: string; nodes: { host: string; port: number }[] };
+  cluster?: { nodes: { host: string; port: number }[] };
+  /** Resolved at load from a secret reference; never logged. */
+  password?: string;
+  /** Prefix of every key tollgate writes. Default `tollgate:rl:`. */
+  keyPrefix: string;
+  /** Default 1000. */
+  connectTimeoutMs: number;
+  /** A Redis command slower than this counts as an outage for that request. Default 200. */
+  commandTimeoutMs: number;
+}
+
+export interface RateLimitsConfig {
+  /** Default `memory` (per instance); `redis` shares counts between instances. */
+  store: 'memory' | 'redis';
+  redis?: RedisConfig;
+  policies: Record<string, RateLimitPolicyConfig>;
+  quotas: Record<string, QuotaConfig>;
+  /** Policy and quota names every route uses unless it names its own. Default []. */
+  defaults: { policies: string[]; quotas: string[] };
+  /** A client's partner: the first present claim in `claims`, else the `clients` mapping (client id → partner). */
+  partners: { claims: string[]; clients: Record<string, string> };
+  plans: Record<string, PlanConfig>;
+  /** Plan per partner and per client (a client's own plan wins over its partner's). */
+  partnerPlans: Record<string, string>;
+  clientPlans: Record<string, string>;
+  /** Store outage behaviour per risk tier. Default high: fail_closed, medium and low: fallback. */
+  onStoreOutage: Record<RiskTier, StoreOutageMode>;
+  /**
+   * Proxies whose X-Forwarded-For is believed for `ip` keys (CIDRs). Default []: the peer address is the client.
+   * `server.trustForwardedHeaders` does not change this: limiting needs a narrower trust.
+   */
+  trustedProxies: string[];
+}
+
+/** A route's limits: named policies and quotas (instead of the defaults) and the request's cost. */
+export interface RouteRateLimitConfig {
+  policies: string[];
+  quotas: string[];
+  /** Points one request spends. Default 1. */
+  cost: number;
+}
+
 export interface RouteConfig {
   id: string;
   match: RouteMatchConfig;
@@ -147,6 +224,8 @@ export interface RouteConfig {
   forwardAuthorization: boolean;
   /** Default `server.maxBodyBytes`. */
   maxBodyBytes: number;
+  /** Default: `rateLimits.defaults` with cost 1. */
+  rateLimits: RouteRateLimitConfig;
   /** Where the route was declared, for error messages. */
   source?: { line: number };
 }
@@ -164,6 +243,7 @@ export interface GatewayConfig {
    * x-client-scopes, x-token-issuer.
    */
   identityHeaders: { clientId: string; scopes: string; issuer: string };
+  rateLimits: RateLimitsConfig;
   /** Absolute path of the file this was loaded from, if any. */
   sourcePath?: string;
   /** SHA-256 of the YAML text, for reload logs and audit. */

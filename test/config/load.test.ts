@@ -4,6 +4,20 @@ import { ConfigError, loadConfig, loadConfigFile } from '../../src/config/load.j
 import type { GatewayConfig } from '../../src/config/types.js';
 import { brief, issuesOf, MINIMAL, SECRET_32, tempDir } from './fixtures.js';
 
+/** `rateLimits` of a file that sets none: nothing limited, memory store, high tier fails closed. */
+const NO_RATE_LIMITS = {
+  store: 'memory',
+  policies: {},
+  quotas: {},
+  defaults: { policies: [], quotas: [] },
+  partners: { claims: [], clients: {} },
+  plans: {},
+  partnerPlans: {},
+  clientPlans: {},
+  onStoreOutage: { low: 'fallback', medium: 'fallback', high: 'fail_closed' },
+  trustedProxies: [],
+};
+
 const files = tempDir({
   'keys/dev.jwks.json': '{"keys":[]}',
   'certs/ca.pem': '-----BEGIN CERTIFICATE-----\n',
@@ -102,6 +116,7 @@ describe('loadConfig: a valid configuration', () => {
       },
       logging: { level: 'debug', accessLog: true },
       identityHeaders: { clientId: 'x-caller-id', scopes: 'x-client-scopes', issuer: 'x-token-issuer' },
+      rateLimits: NO_RATE_LIMITS,
       upstreams: {
         orders: { name: 'orders', url: 'http://127.0.0.1:3001', connectTimeoutMs: 2000, responseTimeoutMs: 30_000, maxSockets: 256, preserveHost: false },
         billing: {
@@ -123,6 +138,7 @@ describe('loadConfig: a valid configuration', () => {
           risk: 'low',
           forwardAuthorization: false,
           maxBodyBytes: 1_048_576,
+          rateLimits: { policies: [], quotas: [], cost: 1 },
           source: { line: 47 },
         },
         {
@@ -133,6 +149,7 @@ describe('loadConfig: a valid configuration', () => {
           risk: 'high',
           forwardAuthorization: true,
           maxBodyBytes: 65536,
+          rateLimits: { policies: [], quotas: [], cost: 1 },
           source: { line: 55 },
         },
         {
@@ -143,6 +160,7 @@ describe('loadConfig: a valid configuration', () => {
           risk: 'medium',
           forwardAuthorization: false,
           maxBodyBytes: 1_048_576,
+          rateLimits: { policies: [], quotas: [], cost: 1 },
           source: { line: 62 },
         },
         {
@@ -153,6 +171,7 @@ describe('loadConfig: a valid configuration', () => {
           risk: 'low',
           forwardAuthorization: false,
           maxBodyBytes: 1_048_576,
+          rateLimits: { policies: [], quotas: [], cost: 1 },
           source: { line: 67 },
         },
       ],
@@ -227,6 +246,7 @@ describe('loadConfig: defaults of a minimal configuration', () => {
     expect(c.logging).toStrictEqual({ level: 'info', accessLog: true });
     expect(c.identityHeaders).toStrictEqual({ clientId: 'x-client-id', scopes: 'x-client-scopes', issuer: 'x-token-issuer' });
     expect(c.issuers).toStrictEqual({});
+    expect(c.rateLimits).toStrictEqual(NO_RATE_LIMITS);
     expect(c.routes[0]).toStrictEqual({
       id: 'health',
       match: { methods: [], path: '/health' },
@@ -235,6 +255,7 @@ describe('loadConfig: defaults of a minimal configuration', () => {
       risk: 'low',
       forwardAuthorization: false,
       maxBodyBytes: 1_048_576,
+      rateLimits: { policies: [], quotas: [], cost: 1 },
       source: { line: 8 },
     });
   });
