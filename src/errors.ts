@@ -29,6 +29,10 @@ export const ERRORS = {
   insufficient_scope: { status: 403, title: 'The access token lacks a required scope.' },
   auth_unavailable: { status: 503, title: 'Token verification is temporarily unavailable.' },
 
+  // Rate limits and quotas (RFC 6585 §4)
+  rate_limited: { status: 429, title: 'A rate limit or quota for this client was exceeded.' },
+  rate_limit_unavailable: { status: 503, title: 'Rate limiting is temporarily unavailable for this route.' },
+
   // Upstream (RFC 9110 §15.6)
   upstream_unavailable: { status: 502, title: 'The upstream service could not be reached.' },
   upstream_timeout: { status: 504, title: 'The upstream service did not answer in time.' },

@@ -18,6 +18,12 @@ export interface GatewayMetrics {
   readonly configReloads: Counter<'result'>;
   readonly configInfo: Gauge<'hash'>;
   readonly inFlight: Gauge;
+  /** Rate-limit verdicts by limit (policy or quota name), route id and outcome; see `rateLimitMetrics`. */
+  readonly rateLimitDecisions: HotCounter;
+  readonly rateLimitStoreErrors: Counter;
+  readonly rateLimitFallbacks: Counter<'tier'>;
+  readonly rateLimitStoreState: Gauge;
+  readonly quotaRemaining: Gauge<'quota' | 'partner'>;
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -83,6 +89,69 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): GatewayM
       help: 'Requests currently being handled.',
       registers,
     }),
+    rateLimitDecisions: new HotCounter(
+      'tollgate_ratelimit_decisions_total',
+      'Rate-limit and quota verdicts by limit name, route id and outcome (allowed, limited, unavailable).',
+      ['limit', 'route', 'outcome'],
+      registry,
+    ),
+    rateLimitStoreErrors: new Counter({
+      name: 'tollgate_ratelimit_store_errors_total',
+      help: 'Rate-limit store (Redis) operations that failed or timed out.',
+      registers,
+    }),
+    rateLimitFallbacks: new Counter({
+      name: 'tollgate_ratelimit_fallback_total',
+      help: 'Requests counted by the per-instance in-memory insurance limiter because Redis was unreachable, by risk tier.',
+      labelNames: ['tier'],
+      registers,
+    }),
+    rateLimitStoreState: new Gauge({
+      name: 'tollgate_ratelimit_store_state',
+      help: 'Rate-limit store in use: 0 memory (configured), 1 redis, 2 fallback (Redis unreachable).',
+      registers,
+    }),
+    quotaRemaining: new Gauge({
+      name: 'tollgate_quota_remaining',
+      help: 'Points left in the current calendar period of partner-keyed quotas, for partners named in the configuration.',
+      labelNames: ['quota', 'partner'],
+      registers,
+    }),
+  };
+}
+
+export type RateLimitOutcome = 'allowed' | 'limited' | 'unavailable';
+
+/**
+ * What the rate-limit service reports (src/ratelimit/service.ts). Every label value is a configured name (policy,
+ * quota, route id, risk tier, or a partner listed in the configuration): never a client id or anything from a request.
+ */
+export interface RateLimitMetrics {
+  /** The decision series of one limit on one route, resolved once (the service keeps them per route). */
+  decisions(limit: string, route: string): DecisionCounters;
+  storeError(): void;
+  fallback(tier: string): void;
+  storeState(state: 'memory' | 'redis' | 'fallback'): void;
+  quotaRemaining(quota: string, partner: string, remaining: number): void;
+}
+
+export type DecisionCounters = Readonly<Record<RateLimitOutcome, { inc(): void }>>;
+
+const STORE_STATE_VALUE = { memory: 0, redis: 1, fallback: 2 } as const;
+
+/** The rate-limit service's view of the gateway metrics; decision series are resolved once per label set. */
+export function rateLimitMetrics(metrics: GatewayMetrics): RateLimitMetrics {
+  const series = (limit: string, route: string, outcome: RateLimitOutcome) => metrics.rateLimitDecisions.series({ limit, route, outcome });
+  return {
+    decisions: (limit, route) => ({
+      allowed: series(limit, route, 'allowed'),
+      limited: series(limit, route, 'limited'),
+      unavailable: series(limit, route, 'unavailable'),
+    }),
+    storeError: () => metrics.rateLimitStoreErrors.inc(),
+    fallback: (tier) => metrics.rateLimitFallbacks.inc({ tier }),
+    storeState: (state) => metrics.rateLimitStoreState.set(STORE_STATE_VALUE[state]),
+    quotaRemaining: (quota, partner, remaining) => metrics.quotaRemaining.set({ quota, partner }, remaining),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { RouteConfig } from '../config/types.js';
+import type { LimitState } from '../ratelimit/types.js';
 import type { VerifiedToken } from '../tokens/types.js';
 
 /**
@@ -23,6 +24,8 @@ export interface RequestContext {
   /** Named template parameters, decoded. */
   params: Record<string, string>;
   token: VerifiedToken | undefined;
+  /** The tightest rate-limit state reported so far (the before- and after-auth stages report one header). */
+  rateLimit: LimitState | undefined;
   /** Upstream timing and status, set by the forward stage. */
   upstreamStatus: number | undefined;
   upstreamMs: number | undefined;

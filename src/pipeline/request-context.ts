@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { RouteConfig } from '../config/types.js';
+import type { LimitState } from '../ratelimit/types.js';
 import type { VerifiedToken } from '../tokens/types.js';
 import type { RequestContext } from './context.js';
 
@@ -20,6 +21,7 @@ export class Context implements RequestContext {
   route: RouteConfig | undefined = undefined;
   params: Record<string, string> = {};
   token: VerifiedToken | undefined = undefined;
+  rateLimit: LimitState | undefined = undefined;
   upstreamStatus: number | undefined = undefined;
   upstreamMs: number | undefined = undefined;
   #root: Logger;

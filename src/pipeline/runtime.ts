@@ -1,10 +1,14 @@
 import type { Logger } from 'pino';
 import type { GatewayConfig, IssuerConfig } from '../config/types.js';
-import type { GatewayMetrics } from '../observability/metrics.js';
+import { rateLimitMetrics, type GatewayMetrics } from '../observability/metrics.js';
 import { createHeaderRewriter } from '../proxy/headers.js';
 import { createUpstreamProxy, type UpstreamProxy } from '../proxy/upstream.js';
+import { createClientIpResolver } from '../ratelimit/client-ip.js';
+import { createRateLimitService } from '../ratelimit/service.js';
+import type { RateLimitService } from '../ratelimit/types.js';
 import { createRouter } from '../routing/router.js';
 import { createForwardStage } from '../stages/forward.js';
+import { createClientLimitStage, createIpLimitStage } from '../stages/rate-limit.js';
 import { createRouteMatchStage } from '../stages/route-match.js';
 import { createAuthenticateStage } from '../tokens/authenticate.js';
 import type { IssuerVerifier } from '../tokens/types.js';
@@ -35,12 +39,21 @@ export interface Runtime {
   readonly verifiers: ReadonlyMap<string, IssuerVerifier>;
   /** Verifiers with their use counts, for the next reload to carry over. */
   readonly shared: ReadonlyMap<string, SharedVerifier>;
+  /** The rate-limit service, carried over by a reload that leaves `rateLimits` unchanged (counters survive). */
+  readonly rateLimits: SharedRateLimits;
   /** Requests currently running on this runtime. */
   inFlight: number;
   /** Key sources loaded and ready to verify. */
   ready(): boolean;
   start(): Promise<void>;
   close(): void;
+}
+
+/** The rate-limit service with its configuration's identity and use count, shared like verifiers. */
+interface SharedRateLimits {
+  service: RateLimitService;
+  fingerprint: string;
+  users: number;
 }
 
 export interface RuntimeDeps {
@@ -90,10 +103,31 @@ export function buildRuntime(config: GatewayConfig, deps: RuntimeDeps, previous?
     );
   }
 
+  const rlPrint = JSON.stringify(config.rateLimits);
+  let rateLimits: SharedRateLimits;
+  if (previous !== undefined && previous.rateLimits.fingerprint === rlPrint) {
+    rateLimits = previous.rateLimits;
+    rateLimits.users++;
+  } else {
+    rateLimits = {
+      fingerprint: rlPrint,
+      users: 1,
+      service: createRateLimitService(config.rateLimits, {
+        logger: deps.logger.child({ component: 'ratelimit' }),
+        metrics: rateLimitMetrics(deps.metrics),
+        ...(deps.now !== undefined ? { now: deps.now } : {}),
+      }),
+    };
+  }
+  const clientIp = createClientIpResolver(config.rateLimits.trustedProxies);
+
   const stages: Stage[] = [
     createRouteMatchStage(createRouter(config.routes)),
+    // source-address limits run before token verification, so floods cannot spend CPU on signatures
+    createIpLimitStage(rateLimits.service, clientIp),
     createAuthenticateStage(verifiers, { metrics: deps.metrics }),
-    // Later stages slot in here, in this order: rate limit / quota → policy → high-risk checks.
+    createClientLimitStage(rateLimits.service, clientIp),
+    // Later stages slot in here, in this order: policy → high-risk checks.
     createForwardStage(upstreams, createHeaderRewriter(config)),
   ];
 
@@ -103,15 +137,17 @@ export function buildRuntime(config: GatewayConfig, deps: RuntimeDeps, previous?
     stages,
     verifiers,
     shared,
+    rateLimits,
     inFlight: 0,
     ready: () => [...verifiers.values()].every((v) => v.ready()),
     async start() {
-      await Promise.all(created.map((v) => v.start()));
+      await Promise.all([...created.map((v) => v.start()), rateLimits.service.start()]);
     },
     close() {
       if (closed) return;
       closed = true;
       for (const entry of shared.values()) if (--entry.users === 0) entry.verifier.close();
+      if (--rateLimits.users === 0) void rateLimits.service.close();
       for (const u of upstreams.values()) u.close();
     },
   };

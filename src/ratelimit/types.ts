@@ -50,6 +50,11 @@ export interface RateLimitService {
   hasAfterAuth(route: RouteConfig): boolean;
   /** The partner of a verified client: first claim in `partners.claims`, else the configured mapping. */
   partnerOf(clientId: string | undefined, claims: Readonly<Record<string, unknown>>): string | undefined;
+  /**
+   * Resolves once the shared store answered, or after its connect timeout (then the tiers' outage rules apply):
+   * serving before Redis is connected would count in per-instance memory and over-admit across instances.
+   */
+  start(): Promise<void>;
   /** Current store state, for readiness and metrics: `redis` healthy, `fallback` (insurance), or `memory`. */
   storeState(): 'memory' | 'redis' | 'fallback';
   close(): Promise<void>;

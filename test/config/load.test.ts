@@ -1,22 +1,13 @@
 import { createHash } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, loadConfigFile } from '../../src/config/load.js';
+import type { RateLimitsConfig } from '../../src/config/types.js';
+import { limitsConfig } from '../ratelimit/fixtures.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { brief, issuesOf, MINIMAL, SECRET_32, tempDir } from './fixtures.js';
 
 /** `rateLimits` of a file that sets none: nothing limited, memory store, high tier fails closed. */
-const NO_RATE_LIMITS = {
-  store: 'memory',
-  policies: {},
-  quotas: {},
-  defaults: { policies: [], quotas: [] },
-  partners: { claims: [], clients: {} },
-  plans: {},
-  partnerPlans: {},
-  clientPlans: {},
-  onStoreOutage: { low: 'fallback', medium: 'fallback', high: 'fail_closed' },
-  trustedProxies: [],
-};
+const NO_RATE_LIMITS: RateLimitsConfig = limitsConfig();
 
 const files = tempDir({
   'keys/dev.jwks.json': '{"keys":[]}',

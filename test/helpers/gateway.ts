@@ -61,7 +61,7 @@ export async function startGateway(
 }
 
 /** A minimal valid config around the given issuers/upstreams/routes YAML blocks. */
-export function yamlConfig(parts: { issuers?: string; upstreams: string; routes: string; server?: string }): string {
+export function yamlConfig(parts: { issuers?: string; upstreams: string; routes: string; server?: string; rateLimits?: string }): string {
   return [
     'version: 1',
     'server:',
@@ -73,6 +73,7 @@ export function yamlConfig(parts: { issuers?: string; upstreams: string; routes:
     parts.issuers !== undefined ? `issuers:\n${parts.issuers}` : 'issuers: {}',
     `upstreams:\n${parts.upstreams}`,
     `routes:\n${parts.routes}`,
+    ...(parts.rateLimits !== undefined ? [`rateLimits:\n${parts.rateLimits}`] : []),
     '',
   ].join('\n');
 }

@@ -12,6 +12,7 @@ function route(id: string, match: Partial<RouteConfig['match']>): RouteConfig {
     risk: 'low',
     forwardAuthorization: false,
     maxBodyBytes: 1024,
+    rateLimits: { policies: [], quotas: [], cost: 1 },
   };
 }
 
