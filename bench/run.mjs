@@ -1,11 +1,12 @@
-// npm run bench: direct upstream vs a bare http-proxy-3 proxy vs tollgate (JWT route), one run,
-// same load generator (autocannon), same upstream. The proxy under test is pinned to CPU 0;
+// npm run bench: direct upstream vs a bare http-proxy-3 proxy vs tollgate (JWT route), and tollgate on the same
+// route with rate limits (memory store; Redis store with a redis-server the bench starts), one run, same load
+// generator (autocannon), same upstream. The proxy under test is pinned to CPU 0;
 // the upstream and the load generator share CPU 1 in every scenario (taskset, when present).
 // Environment: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 50), BENCH_WARMUP (s, default 3),
 // BENCH_ROUNDS (default 1; with more, the ratios printed are medians over rounds).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -101,6 +102,21 @@ async function measure(name, url, pid, headers = {}) {
   return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, total: r.requests.total, bad, cpuUs };
 }
 
+/** Waits until a redis-server answers PING. */
+async function waitRedis(port) {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise((resolve) => {
+      const sock = connect(port, '127.0.0.1');
+      sock.once('error', () => resolve(false));
+      sock.once('connect', () => sock.write('PING\r\n'));
+      sock.once('data', (d) => { sock.destroy(); resolve(d.toString().startsWith('+PONG')); });
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`redis-server on ${port} did not start`);
+}
+
 /** Stops a child and waits for it to exit. */
 function stop(child) {
   return new Promise((resolve) => {
@@ -130,9 +146,8 @@ async function main() {
       .setExpirationTime('1h')
       .sign(privateKey);
     const [pub, admin] = [await freePort(), await freePort()];
-    writeFileSync(
-      join(tmp, 'gateway.yaml'),
-      `version: 1
+    const redisPort = await freePort();
+    const gatewayYaml = (rateLimits) => `version: 1
 server:
   public: { host: 127.0.0.1, port: ${pub} }
   admin: { host: 127.0.0.1, port: ${admin} }
@@ -152,12 +167,47 @@ routes:
     upstream: app
     auth: { issuer: bench, scopes: [bench:read] }
     risk: low
-`,
-    );
+${rateLimits}`;
+    // Limits high enough never to refuse: the bench measures what counting costs per request (a per-client and a
+    // per-route policy and a per-client daily quota: three counters per request).
+    const limits = (store) => `rateLimits:
+  store: ${store}
+${store === 'redis' ? `  redis: { url: "redis://127.0.0.1:${redisPort}" }\n` : ''}  policies:
+    per-client: { points: 1000000000, windowSeconds: 60, key: client }
+    per-route: { points: 1000000000, windowSeconds: 60, key: route }
+  quotas:
+    daily: { points: 1000000000000, period: day, key: client }
+  defaults: { policies: [per-client, per-route], quotas: [daily] }
+`;
+    writeFileSync(join(tmp, 'gateway.yaml'), gatewayYaml(''));
+    writeFileSync(join(tmp, 'gateway-memory.yaml'), gatewayYaml(limits('memory')));
+    writeFileSync(join(tmp, 'gateway-redis.yaml'), gatewayYaml(limits('redis')));
+    const redis = pinned(1, 'redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    children.push(redis);
+    await waitRedis(redisPort);
 
     // Each proxy is started right before its own scenario and stopped after it, so both get the
     // same timeline (start, settle, warm up, measure). A proxy left idle for tens of seconds
     // before its load behaves differently (see the README), and that must not favour either.
+    const tollgate = (name, file) => ({
+      name,
+      run: async () => {
+        // Logs go to /dev/null: the access log is still produced and serialised, as in production.
+        const gw = pinned(0, process.execPath, [join(root, 'dist/cli.js'), 'start', '--config', join(tmp, file)], {
+          stdio: ['ignore', 'ignore', 'inherit'],
+        });
+        children.push(gw);
+        await waitReady(`http://127.0.0.1:${admin}/readyz`);
+        await new Promise((r) => setTimeout(r, SETTLE_MS));
+        const check = await fetch(`http://127.0.0.1:${pub}/v1/items/42`, { headers: { authorization: `Bearer ${token}` } });
+        if (check.status !== 200) throw new Error(`${name}: smoke request failed: ${check.status}`);
+        try {
+          return await measure(name, `http://127.0.0.1:${pub}/v1/items/42`, gw.pid, { authorization: `Bearer ${token}` });
+        } finally {
+          await stop(gw);
+        }
+      },
+    });
     const scenarios = [
       { name: 'direct upstream', run: () => measure('direct upstream', `${upstreamUrl}/v1/items/42`, up.child.pid) },
       {
@@ -173,25 +223,9 @@ routes:
           }
         },
       },
-      {
-        name: 'tollgate (JWT route)',
-        run: async () => {
-          // Logs go to /dev/null: the access log is still produced and serialised, as in production.
-          const gw = pinned(0, process.execPath, [join(root, 'dist/cli.js'), 'start', '--config', join(tmp, 'gateway.yaml')], {
-            stdio: ['ignore', 'ignore', 'inherit'],
-          });
-          children.push(gw);
-          await waitReady(`http://127.0.0.1:${admin}/readyz`);
-          await new Promise((r) => setTimeout(r, SETTLE_MS));
-          const check = await fetch(`http://127.0.0.1:${pub}/v1/items/42`, { headers: { authorization: `Bearer ${token}` } });
-          if (check.status !== 200) throw new Error(`tollgate smoke request failed: ${check.status}`);
-          try {
-            return await measure('tollgate (JWT route)', `http://127.0.0.1:${pub}/v1/items/42`, gw.pid, { authorization: `Bearer ${token}` });
-          } finally {
-            await stop(gw);
-          }
-        },
-      },
+      tollgate('tollgate (JWT route)', 'gateway.yaml'),
+      tollgate('tollgate + limits (mem)', 'gateway-memory.yaml'),
+      tollgate('tollgate + limits (redis)', 'gateway-redis.yaml'),
     ];
 
     console.log(`tollgate bench: ${ROUNDS} round(s), ${DURATION}s per scenario after ${WARMUP}s warm-up, ${CONNECTIONS} connections, autocannon; ` +
@@ -215,6 +249,8 @@ routes:
     console.log(`ratio tollgate / bare proxy (req/s): ${ratio(2, 1).toFixed(3)}   (goal >= 0.60)${ROUNDS > 1 ? '  median of rounds' : ''}`);
     console.log(`ratio bare proxy / direct (req/s):   ${ratio(1, 0).toFixed(3)}`);
     console.log(`ratio tollgate / direct (req/s):     ${ratio(2, 0).toFixed(3)}`);
+    console.log(`ratio limits (memory) / no limits:   ${ratio(3, 2).toFixed(3)}   (goal >= 0.95: under 5% cost)`);
+    console.log(`ratio limits (redis) / no limits:    ${ratio(4, 2).toFixed(3)}   (goal >= 0.75 at 64 connections: under 25% cost)`);
     if (rounds.some((results) => results.some((r) => r.bad > 0))) {
       console.log('some scenario had non-2xx responses or errors: figures are not comparable');
       process.exitCode = 1;

@@ -72,18 +72,19 @@ function apply(ctx: RequestContext, d: LimitDecision): void {
  * CPU on signatures.
  */
 export function createIpLimitStage(service: RateLimitService, clientIp: ClientIpResolver): Stage {
-  return async (ctx) => {
+  // not async: a route without such limits passes synchronously (no promise on the hot path)
+  return (ctx) => {
     const route = ctx.route;
-    if (route === undefined || !service.hasBeforeAuth(route)) return;
-    apply(ctx, await service.checkBeforeAuth(subjectOf(ctx, clientIp(ctx.req), service)));
+    if (route === undefined || !service.hasBeforeAuth(route)) return undefined;
+    return service.checkBeforeAuth(subjectOf(ctx, clientIp(ctx.req), service)).then((d) => apply(ctx, d));
   };
 }
 
 /** Limits and quotas keyed by the verified client, its partner and the route, after authentication. */
 export function createClientLimitStage(service: RateLimitService, clientIp: ClientIpResolver): Stage {
-  return async (ctx) => {
+  return (ctx) => {
     const route = ctx.route;
-    if (route === undefined || !service.hasAfterAuth(route)) return;
-    apply(ctx, await service.checkAfterAuth(subjectOf(ctx, clientIp(ctx.req), service)));
+    if (route === undefined || !service.hasAfterAuth(route)) return undefined;
+    return service.checkAfterAuth(subjectOf(ctx, clientIp(ctx.req), service)).then((d) => apply(ctx, d));
   };
 }
