@@ -19,6 +19,9 @@ describe('npm start (dev mode on the shipped example)', () => {
 
       const ok = await fetch('http://127.0.0.1:8080/v1/tenants/acme/orders/42', { headers: { authorization: `Bearer ${token}` } });
       expect(ok.status).toBe(200);
+      // the example's rate limits answer in IETF RateLimit headers
+      expect(ok.headers.get('ratelimit-policy')).toMatch(/"per-ip";q=50;w=1|"per-client";q=600;w=60/);
+      expect(ok.headers.get('ratelimit-policy')).toContain('"daily";q=100000;w=86400');
       const body = (await ok.json()) as { service: string; url: string; headers: Record<string, string> };
       expect(body).toMatchObject({ service: 'demo-upstream', url: '/v1/tenants/acme/orders/42' });
       expect(body.headers['x-client-id']).toBe('demo-client');
