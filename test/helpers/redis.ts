@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,6 +133,77 @@ export async function startRedis(): Promise<TestRedis> {
     },
     async close() {
       await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A redis-server with extra arguments (sentinel, cluster) on a free port, ready when it answers PING. */
+async function startWith(dir: string, args: (port: number) => string[]): Promise<{ port: number; proc: ReturnType<typeof spawnRedis> }> {
+  for (let i = 0; i < 5; i++) {
+    const port = await freePort();
+    const child = spawn('redis-server', args(port), { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
+    running.add(child);
+    let out = '';
+    child.stdout?.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    child.stderr?.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    const exited = new Promise<void>((resolve) => {
+      child.once('exit', () => { running.delete(child); resolve(); });
+      child.once('error', () => { running.delete(child); resolve(); });
+    });
+    const proc = { child, exited, output: () => out };
+    if (await waitReady(port, proc)) return { port, proc };
+    child.kill('SIGKILL');
+    await exited;
+  }
+  throw new Error('redis-server did not start');
+}
+
+export interface TestRedisTopology {
+  /** Sentinel: the sentinels; cluster: the seed nodes. */
+  nodes: { host: string; port: number }[];
+  close(): Promise<void>;
+}
+
+/** A master plus one Sentinel monitoring it as `name` (redis-server --sentinel). */
+export async function startRedisSentinel(name: string): Promise<TestRedisTopology> {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-sentinel-'));
+  const master = await startWith(dir, (port) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]);
+  const sentinel = await startWith(dir, (port) => {
+    const conf = join(dir, `sentinel-${port}.conf`);
+    writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`, `sentinel down-after-milliseconds ${name} 60000`, ''].join('\n'));
+    return [conf, '--sentinel'];
+  });
+  return {
+    nodes: [{ host: '127.0.0.1', port: sentinel.port }],
+    async close() {
+      for (const p of [sentinel, master]) { p.proc.child.kill('SIGKILL'); await p.proc.exited; }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A three-master Redis Cluster (no replicas), slots assigned with `redis-cli --cluster create`. */
+export async function startRedisCluster(): Promise<TestRedisTopology> {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-cluster-'));
+  const masters: { port: number; proc: ReturnType<typeof spawnRedis> }[] = [];
+  for (let i = 0; i < 3; i++) {
+    masters.push(await startWith(dir, (port) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
+      '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '5000']));
+  }
+  execFileSync('redis-cli', ['--cluster', 'create', ...masters.map((m) => `127.0.0.1:${m.port}`), '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'ignore', timeout: 20_000 });
+  // wait until every node reports the cluster as ok
+  for (const m of masters) {
+    const end = Date.now() + 20_000;
+    while (!execFileSync('redis-cli', ['-p', String(m.port), 'cluster', 'info'], { encoding: 'utf8' }).includes('cluster_state:ok')) {
+      if (Date.now() > end) throw new Error('redis cluster did not become ok');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    nodes: masters.map((m) => ({ host: '127.0.0.1', port: m.port })),
+    async close() {
+      for (const m of masters) { m.proc.child.kill('SIGKILL'); await m.proc.exited; }
       rmSync(dir, { recursive: true, force: true });
     },
   };
