@@ -2,6 +2,16 @@ import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 
 type ConsumeOptions = { [key: string]: unknown };
 
+/** RateLimiterMemory internals the synchronous path uses (checked at construction). */
+interface MemoryInternals {
+  _memoryStorage: {
+    incrby(key: string, value: number, durationSec: number): RateLimiterRes;
+    set(key: string, value: number, durationSec: number): RateLimiterRes;
+  };
+  getKey(key: string): string;
+  _getKeySecDuration(options: ConsumeOptions): number;
+}
+
 /**
  * RateLimiterMemory expires each key with a `setTimeout` of the key's duration. Node clamps a delay above
  * 2^31-1 ms (about 24.8 days) to 1 ms (TimeoutOverflowWarning), so a monthly quota key would vanish right after
@@ -31,8 +41,11 @@ export class MemoryLimiter extends RateLimiterMemory {
     // RateLimiterMemory keeps its counters in `_memoryStorage` (rate-limiter-flexible 11.4.0, lib/RateLimiterMemory.js);
     // adopting a sibling's makes the two count together. Checked here so a library change fails at boot, not silently.
     const self = this as unknown as { _memoryStorage?: unknown };
-    if (typeof self._memoryStorage !== 'object' || self._memoryStorage === null) {
-      throw new Error('rate-limiter-flexible: RateLimiterMemory storage not found (library internals changed)');
+    const internals = this as unknown as Partial<MemoryInternals>;
+    if (typeof self._memoryStorage !== 'object' || self._memoryStorage === null || typeof internals.getKey !== 'function'
+      || typeof internals._getKeySecDuration !== 'function' || typeof internals._memoryStorage?.incrby !== 'function'
+      || typeof internals._memoryStorage.set !== 'function') {
+      throw new Error('rate-limiter-flexible: RateLimiterMemory internals not found (library internals changed)');
     }
     if (share !== undefined) self._memoryStorage = share.storage;
     this.share = share ?? { storage: self._memoryStorage, untimed: new Map() };
@@ -62,6 +75,32 @@ export class MemoryLimiter extends RateLimiterMemory {
 
   override penalty(key: string | number, points?: number, options?: ConsumeOptions): Promise<RateLimiterRes> {
     return super.penalty(key, points, this.adjust(key, options));
+  }
+
+  /**
+   * consume() without its promise, for the memory store's synchronous path: the same steps as the library's
+   * RateLimiterMemory.consume (rate-limiter-flexible 11.4.0: incrby, remaining points, block on the first overrun;
+   * execEvenly is never used here). `refused` replaces the library's rejection.
+   */
+  consumeNow(key: string, points: number, options: ConsumeOptions | undefined): { refused: boolean; res: RateLimiterRes } {
+    const internals = this as unknown as MemoryInternals;
+    const storage = internals._memoryStorage;
+    const rlKey = internals.getKey(key);
+    const secDuration = internals._getKeySecDuration(this.adjust(key, options) ?? {});
+    let res = storage.incrby(rlKey, points, secDuration);
+    (res as { remainingPoints: number }).remainingPoints = Math.max(this.points - res.consumedPoints, 0);
+    if (res.consumedPoints <= this.points) return { refused: false, res };
+    // block only the first time the points are exceeded (as the library)
+    if (this.blockDuration > 0 && res.consumedPoints <= this.points + points) res = storage.set(rlKey, res.consumedPoints, this.blockDuration);
+    return { refused: true, res };
+  }
+
+  /** reward() without its promise (the library's RateLimiterMemory.reward). */
+  rewardNow(key: string, points: number, options: ConsumeOptions | undefined): RateLimiterRes {
+    const internals = this as unknown as MemoryInternals;
+    const res = internals._memoryStorage.incrby(internals.getKey(key), -points, internals._getKeySecDuration(this.adjust(key, options) ?? {}));
+    (res as { remainingPoints: number }).remainingPoints = Math.max(this.points - res.consumedPoints, 0);
+    return res;
   }
 
   /** Deletes long-lived keys whose period (plus margin) is over. */

@@ -103,6 +103,7 @@ interface Attempt {
 }
 
 const NO_OPTIONS: { customDuration?: number } = Object.freeze({});
+const ALLOWED_NOTHING: LimitDecision = Object.freeze({ outcome: 'allowed', quotas: [] }) as LimitDecision;
 
 function own<T>(record: Readonly<Record<string, T>>, key: string | undefined): T | undefined {
   return key !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
@@ -354,7 +355,8 @@ export function createRateLimitService(config: RateLimitsConfig, deps: RateLimit
     }
   }
 
-  function attempt(entry: Entry, key: string, cost: number, nowMs: number, fallback: boolean): Promise<Attempt> {
+  /** An attempt for `entry` at `nowMs`: quotas count in their calendar period's key, expiring at its end. */
+  function newAttempt(entry: Entry, key: string, nowMs: number): Attempt {
     const a: Attempt = { entry, key, options: NO_OPTIONS, periodEnd: 0, periodSeconds: 0, result: 'admitted', res: undefined, insured: false };
     if (entry.kind === 'quota') {
       const period = periodAt(entry.period!, nowMs);
@@ -363,6 +365,11 @@ export function createRateLimitService(config: RateLimitsConfig, deps: RateLimit
       a.periodSeconds = Math.round((period.end - period.start) / 1000);
       a.options = { customDuration: Math.ceil((period.end - nowMs) / 1000) + QUOTA_TTL_MARGIN_S };
     }
+    return a;
+  }
+
+  function attempt(entry: Entry, key: string, cost: number, nowMs: number, fallback: boolean): Promise<Attempt> {
+    const a = newAttempt(entry, key, nowMs);
     const limiter = fallback ? entry.limiters.fallback : entry.limiters.strict;
     return limiter.consume(a.key, cost, a.options).then(
       (res) => {
@@ -400,10 +407,15 @@ export function createRateLimitService(config: RateLimitsConfig, deps: RateLimit
   }
 
   /** Gives back the points of an admitting limit of a refused request; resolves with the counter after it. */
-  async function refund(a: Attempt, cost: number, fallback: boolean): Promise<RateLimiterRes | undefined> {
+  /** Whether an attempt's points go back: only admitted ones, and not when its window ends within the guard. */
+  function refundable(a: Attempt): boolean {
     const res = a.res;
-    if (a.result !== 'admitted' || res === undefined) return undefined;
-    if (a.entry.kind === 'rate' && res.msBeforeNext >= 0 && res.msBeforeNext < REFUND_GUARD_MS) return undefined;
+    if (a.result !== 'admitted' || res === undefined) return false;
+    return !(a.entry.kind === 'rate' && res.msBeforeNext >= 0 && res.msBeforeNext < REFUND_GUARD_MS);
+  }
+
+  async function refund(a: Attempt, cost: number, fallback: boolean): Promise<RateLimiterRes | undefined> {
+    if (!refundable(a)) return undefined;
     const limiter = fallback ? a.entry.limiters.fallback : a.entry.limiters.strict;
     try {
       return await limiter.reward(a.key, cost, a.options);
@@ -439,42 +451,79 @@ export function createRateLimitService(config: RateLimitsConfig, deps: RateLimit
     });
   }
 
-  async function check(subject: LimitSubject, entries: readonly Entry[]): Promise<LimitDecision> {
-    if (entries.length === 0) return { outcome: 'allowed', quotas: [] };
+  /** The memory store's counters answer synchronously: no promise per limit, no await (measured on the hot path). */
+  function attemptNow(entry: Entry, key: string, cost: number, nowMs: number): Attempt {
+    const a = newAttempt(entry, key, nowMs);
+    const { refused, res } = (entry.limiters.strict as MemoryLimiter).consumeNow(a.key, cost, a.options);
+    a.res = res;
+    if (refused) a.result = 'refused';
+    return a;
+  }
+
+  function refundNow(a: Attempt, cost: number): RateLimiterRes | undefined {
+    if (!refundable(a)) return undefined;
+    return (a.entry.limiters.strict as MemoryLimiter).rewardNow(a.key, cost, a.options);
+  }
+
+  function check(subject: LimitSubject, entries: readonly Entry[]): LimitDecision | Promise<LimitDecision> {
+    if (entries.length === 0) return ALLOWED_NOTHING;
     const cost = subject.route.rateLimits.cost;
     const nowMs = now();
-    const fallback = !useRedis || config.onStoreOutage[subject.tier] === 'fallback';
+    if (!useRedis) {
+      const ran: Attempt[] = [];
+      for (const e of entries) {
+        const key = keyFor(e, subject);
+        if (key !== undefined) ran.push(attemptNow(e, key, cost, nowMs));
+      }
+      if (ran.length === 0) return ALLOWED_NOTHING;
+      return decide(subject, ran, nowMs, (a) => refundNow(a, cost));
+    }
+    const fallback = config.onStoreOutage[subject.tier] === 'fallback';
     const pending: Promise<Attempt>[] = [];
-    if (useRedis) batchWrites();
+    batchWrites();
     for (const e of entries) {
       const key = keyFor(e, subject);
       if (key !== undefined) pending.push(attempt(e, key, cost, nowMs, fallback));
     }
-    if (pending.length === 0) return { outcome: 'allowed', quotas: [] };
-    const ran = await Promise.all(pending);
+    if (pending.length === 0) return ALLOWED_NOTHING;
+    return Promise.all(pending).then((ran) => {
+      storeBookkeeping(subject, ran);
+      return decide(subject, ran, nowMs, (a) => refund(a, cost, fallback));
+    });
+  }
+
+  /** Metrics and store state from a Redis round (insurance answers, errors, a live answer while marked down). */
+  function storeBookkeeping(subject: LimitSubject, ran: readonly Attempt[]): void {
 
     let insured = false;
     let errors = 0;
-    let refused = 0;
     let answered = false;
     for (const a of ran) {
       if (a.insured) insured = true;
       else if (a.result === 'error') errors++;
       // A refusal from the in-memory block list (consumedPoints 0) never reached Redis.
       else if (a.res !== undefined && a.res.consumedPoints > 0) answered = true;
-      if (a.result === 'refused') refused++;
     }
-    if (useRedis) {
-      if (insured) metrics.fallback(subject.tier);
-      if (errors > 0) {
-        for (let i = 0; i < errors; i++) metrics.storeError();
-        storeDown(new Error('Redis operation failed'));
-      } else if (answered && !insured && state === 'fallback' && client?.status === 'ready') {
-        // A Redis answer while marked down (e.g. after command timeouts on a live connection): back to Redis.
-        storeUp();
-      }
+    if (insured) metrics.fallback(subject.tier);
+    if (errors > 0) {
+      for (let i = 0; i < errors; i++) metrics.storeError();
+      storeDown(new Error('Redis operation failed'));
+    } else if (answered && !insured && state === 'fallback' && client?.status === 'ready') {
+      // A Redis answer while marked down (e.g. after command timeouts on a live connection): back to Redis.
+      storeUp();
     }
+  }
 
+  type Refund = (a: Attempt) => RateLimiterRes | undefined | Promise<RateLimiterRes | undefined>;
+
+  /** The decision from every limit's answer; synchronous unless a refund has to wait for the store. */
+  function decide(subject: LimitSubject, ran: readonly Attempt[], nowMs: number, refundOne: Refund): LimitDecision | Promise<LimitDecision> {
+    let refused = 0;
+    let errors = 0;
+    for (const a of ran) {
+      if (a.result === 'refused') refused++;
+      else if (a.result === 'error') errors++;
+    }
     for (const a of ran) if (a.result === 'error') a.entry.counters.unavailable.inc();
     // A limit that refused is a definite answer (429) even when another could not be asked; otherwise a store error
     // on a fail-closed tier is a 503.
@@ -485,22 +534,24 @@ export function createRateLimitService(config: RateLimitsConfig, deps: RateLimit
         a.entry.counters.limited.inc();
         if (worst === undefined || retryMs(a, nowMs) > retryMs(worst, nowMs)) worst = a;
       }
-      const after = await Promise.all(ran.map((a) => refund(a, cost, fallback)));
-      const quotas: LimitState[] = [];
-      ran.forEach((a, i) => {
-        if (a.entry.kind !== 'quota' || a.result === 'error') return;
-        // A refused quota, or a refund skipped or failed: what the store said after the consume.
-        const s = stateOf(a, after[i] ?? a.res, nowMs);
-        quotas.push(s);
-        reportQuota(a, subject, s);
-      });
-      const limit = { ...stateOf(worst!, worst!.res, nowMs), remaining: 0 };
-      return { outcome: 'limited', limit, retryAfterSeconds: Math.max(1, Math.ceil(retryMs(worst!, nowMs) / 1000)), quotas };
+      const limited = (after: readonly (RateLimiterRes | undefined)[]): LimitDecision => {
+        const quotas: LimitState[] = [];
+        ran.forEach((a, i) => {
+          if (a.entry.kind !== 'quota' || a.result === 'error') return;
+          // A refused quota, or a refund skipped or failed: what the store said after the consume.
+          const s = stateOf(a, after[i] ?? a.res, nowMs);
+          quotas.push(s);
+          reportQuota(a, subject, s);
+        });
+        const limit = { ...stateOf(worst!, worst!.res, nowMs), remaining: 0 };
+        return { outcome: 'limited', limit, retryAfterSeconds: Math.max(1, Math.ceil(retryMs(worst!, nowMs) / 1000)), quotas };
+      };
+      const after = ran.map(refundOne);
+      return after.some((x) => x instanceof Promise) ? Promise.all(after).then(limited) : limited(after as (RateLimiterRes | undefined)[]);
     }
 
     if (errors > 0) {
-      await Promise.all(ran.map((a) => refund(a, cost, fallback)));
-      return { outcome: 'unavailable', retryAfterSeconds: unavailableRetry };
+      return Promise.all(ran.map(refundOne)).then((): LimitDecision => ({ outcome: 'unavailable', retryAfterSeconds: unavailableRetry }));
     }
 
     const quotas: LimitState[] = [];

@@ -42,9 +42,12 @@ export interface RateLimitService {
    * `ip`-keyed policies of the route, run before token verification so unauthenticated floods are refused
    * without signature work. Spends the route's cost.
    */
-  checkBeforeAuth(subject: LimitSubject): Promise<LimitDecision>;
-  /** Every other applicable policy and quota (client, route, client × route, partner), after authentication. */
-  checkAfterAuth(subject: LimitSubject): Promise<LimitDecision>;
+  checkBeforeAuth(subject: LimitSubject): LimitDecision | Promise<LimitDecision>;
+  /**
+   * Every other applicable policy and quota (client, route, client × route, partner), after authentication. Both
+   * checks answer synchronously with the memory store and with a promise with Redis.
+   */
+  checkAfterAuth(subject: LimitSubject): LimitDecision | Promise<LimitDecision>;
   /** Whether the route has any ip-keyed / other limits (stages skip the await when not). */
   hasBeforeAuth(route: RouteConfig): boolean;
   hasAfterAuth(route: RouteConfig): boolean;

@@ -67,6 +67,13 @@ function apply(ctx: RequestContext, d: LimitDecision): void {
   for (const [name, value] of Object.entries(headers)) ctx.res.setHeader(name, value);
 }
 
+/** Applies a decision now (memory store) or when the store answers (Redis). */
+function settle(ctx: RequestContext, d: LimitDecision | Promise<LimitDecision>): Promise<void> | undefined {
+  if (d instanceof Promise) return d.then((x) => apply(ctx, x));
+  apply(ctx, d);
+  return undefined;
+}
+
 /**
  * Limits keyed by source address, before token verification: an unauthenticated flood is refused without spending
  * CPU on signatures.
@@ -76,7 +83,7 @@ export function createIpLimitStage(service: RateLimitService, clientIp: ClientIp
   return (ctx) => {
     const route = ctx.route;
     if (route === undefined || !service.hasBeforeAuth(route)) return undefined;
-    return service.checkBeforeAuth(subjectOf(ctx, clientIp(ctx.req), service)).then((d) => apply(ctx, d));
+    return settle(ctx, service.checkBeforeAuth(subjectOf(ctx, clientIp(ctx.req), service)));
   };
 }
 
@@ -85,6 +92,6 @@ export function createClientLimitStage(service: RateLimitService, clientIp: Clie
   return (ctx) => {
     const route = ctx.route;
     if (route === undefined || !service.hasAfterAuth(route)) return undefined;
-    return service.checkAfterAuth(subjectOf(ctx, clientIp(ctx.req), service)).then((d) => apply(ctx, d));
+    return settle(ctx, service.checkAfterAuth(subjectOf(ctx, clientIp(ctx.req), service)));
   };
 }

@@ -137,7 +137,7 @@ describe('Redis store (real redis-server)', () => {
 
     const burst = (n: number) =>
       Promise.all(
-        Array.from({ length: n }, (_, i) => service.checkAfterAuth(subject(i % 2 === 0 ? high : low, { clientId: `c${i % 5}` })).then((d) => ({ i, d }))),
+        Array.from({ length: n }, (_, i) => Promise.resolve(service.checkAfterAuth(subject(i % 2 === 0 ? high : low, { clientId: `c${i % 5}` }))).then((d) => ({ i, d }))),
       );
     const first = burst(100);
     await redis.stop();
