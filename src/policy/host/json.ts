@@ -1,16 +1,12 @@
 /**
- * JSON text ⇄ {@link HostValue} without losing integer precision: host built-ins receive their operands as the JSON
- * text the module's `json.marshal` wrote (exact digits), and return JSON text the module parses back exactly
- * (DESIGN.md §2: the runtime keeps a number's original text). `JSON.parse` would round 2^63−1 to a double.
+ * OPA value text → RegoValue and RegoValue → JSON text, without losing integer precision: host built-ins receive
+ * their operands as the OPA value text the module wrote (runtime hostcall.ts: exact digits, sets), and answer with
+ * JSON text the module parses back exactly (DESIGN.md §2: the runtime keeps a number's original text).
+ * `JSON.parse` would round 2^63−1 to a double.
  */
-import { BuiltinError, RegoMap, RegoSet, type HostValue, type RegoValue } from './types.js';
+import { BuiltinError, RegoMap, RegoSet, type RegoValue } from './types.js';
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-
-/** Parses JSON text (as written by the runtime; still validated) into a HostValue; big integers become bigints. */
-export function parseExact(text: string): HostValue {
-  return parseValueText(text, false) as HostValue;
-}
 
 /**
  * Parses OPA value text (opa_value_dump: JSON plus sets `{a, b}` / `set()` and non-string object keys) into a

@@ -112,19 +112,8 @@ function evaluateValueFormat(policy: LoadedPolicy, input: unknown, entrypoint: s
   return parseValueText(new TextDecoder().decode(bytes.subarray(addr, end)), true, true);
 }
 
-/** Compares expected (with `{__set}` markers) and got. */
+/** Compares an expected value with the SDK's JSON result (object keys in any order). */
 function matches(want: unknown, got: unknown): boolean {
-  if (want !== null && typeof want === 'object' && !Array.isArray(want) && '__set' in want) {
-    const items = (want as { __set: unknown[] }).__set;
-    if (!Array.isArray(got) || got.length !== items.length) return false;
-    const g = [...got];
-    return items.every((w) => {
-      const i = g.findIndex((x) => matches(w, x));
-      if (i < 0) return false;
-      g.splice(i, 1);
-      return true;
-    });
-  }
   if (Array.isArray(want)) return Array.isArray(got) && got.length === want.length && want.every((w, i) => matches(w, got[i]));
   if (want !== null && typeof want === 'object') {
     if (got === null || typeof got !== 'object' || Array.isArray(got)) return false;
