@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { runAuditVerify } from './audit/cli.js';
 import { checkConfigFile } from './config/check.js';
 import { loadConfigFile } from './config/load.js';
 import { startDevAuthServer } from './dev/auth-server.js';
@@ -16,7 +17,9 @@ const USAGE = `usage:
   tollgate token [--scope S] [--client ID] [--secret S] [--url URL]
                                            get a development access token (needs 'start --dev')
   tollgate policy build <dir|files…> -e <entrypoint>… -o bundle.tar.gz [--v0-compatible] [--data file.json]
-  tollgate policy eval <bundle> -e <entrypoint> --input file.json [--data file.json]`;
+  tollgate policy eval <bundle> -e <entrypoint> --input file.json [--data file.json]
+  tollgate audit verify <files…> [--public-key jwks.json] [--checkpoint file]
+                                           verify audit chains; names the first bad sequence number`;
 
 export const DEV = {
   upstream: { host: '127.0.0.1', port: 3001 },
@@ -125,6 +128,9 @@ export async function main(argv: string[]): Promise<number> {
       return token(rest);
     case 'policy':
       return policyCommand(rest);
+    case 'audit':
+      if (rest[0] !== 'verify') break;
+      return runAuditVerify(rest);
     default:
       break;
   }

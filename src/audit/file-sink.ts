@@ -1,0 +1,360 @@
+/**
+ * Append-only JSONL file sink for the audit chain.
+ *
+ * Files (in `dir`, with `prefix` default "audit"):
+ *   <prefix>.000001.jsonl, <prefix>.000002.jsonl, …   segments in rotation order; only the highest is written.
+ *   <prefix>.checkpoint.json                          the latest checkpoint record (atomically replaced), so a
+ *                                                     verifier can tell a truncated file from a complete one.
+ * Segments are never renamed or rewritten: rotation just opens the next number (O_APPEND), and the first record
+ * of a new segment links (`prev`) to the last record of the previous one because the chain is continuous.
+ *
+ * Durability: fsync "always" writes and fsyncs every record synchronously inside write(); { intervalMs } batches
+ * the records of one event-loop turn into one write and fsyncs every intervalMs.
+ *
+ * Crash recovery (on open): if the last segment does not end with "\n" the last line is torn (the process died
+ * mid-write). Everything before it is kept, the torn tail is truncated away, and the caller (openAuditLog)
+ * appends a `recovery` record saying how many bytes were dropped and their SHA-256.
+ *
+ * Back-pressure: a failed write/fsync/rotation marks the sink unhealthy (healthy() === false), calls onError,
+ * and KEEPS the records buffered (retried on the next flush) — nothing is dropped silently. When the buffer
+ * exceeds maxBufferedRecords, write() throws AuditBackpressureError so the caller can fail closed.
+ */
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { AuditChain, type AuditChainOptions } from './chain.js';
+import { parseRecord, type AuditRecord } from './record.js';
+
+export type FsyncPolicy = 'always' | { intervalMs: number };
+
+export class AuditBackpressureError extends Error {
+  override readonly name = 'AuditBackpressureError';
+}
+
+export interface FileSinkOptions {
+  dir: string;
+  prefix?: string;
+  /** Default { intervalMs: 100 }. */
+  fsync?: FsyncPolicy;
+  /** Rotate to a new segment once the current one reaches this many bytes (default 64 MiB; 0 disables). */
+  maxBytes?: number;
+  maxBufferedRecords?: number;
+  onError?: (err: Error) => void;
+}
+
+export interface RecoveryInfo {
+  file: string;
+  droppedBytes: number;
+  droppedSha256: string;
+}
+
+const SEGMENT_RE = /^(.*)\.(\d{6,})\.jsonl$/;
+
+export function segmentName(prefix: string, n: number): string {
+  return `${prefix}.${String(n).padStart(6, '0')}.jsonl`;
+}
+
+export function checkpointFileName(prefix: string): string {
+  return `${prefix}.checkpoint.json`;
+}
+
+/** Segment paths of `prefix` in `dir`, in rotation order. */
+export function listSegments(dir: string, prefix = 'audit'): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .map((n) => ({ n, m: SEGMENT_RE.exec(n) }))
+    .filter((x) => x.m !== null && x.m[1] === prefix)
+    .map((x) => ({ name: x.n, num: Number(x.m?.[2]) }))
+    .sort((a, b) => a.num - b.num)
+    .map((x) => join(dir, x.name));
+}
+
+function lastRecordOf(content: string): AuditRecord | undefined {
+  const lines = content.split('\n').filter((l) => l.length > 0);
+  const line = lines[lines.length - 1];
+  if (line === undefined) return undefined;
+  const rec = parseRecord(line);
+  if (typeof rec === 'string') throw new Error(`last audit record is unreadable (${rec}); run "tollgate audit verify"`);
+  return rec;
+}
+
+export class AuditFileSink {
+  private fd: number | undefined;
+  private segment: number;
+  private size = 0;
+  private buffer: string[] = [];
+  private ok = true;
+  private flushScheduled = false;
+  private fsyncTimer: NodeJS.Timeout | undefined;
+  private dirty = false;
+  private closed = false;
+  readonly prefix: string;
+  readonly fsyncPolicy: FsyncPolicy;
+  private readonly maxBytes: number;
+  private readonly maxBuffered: number;
+  /** Set by open() when a torn tail was truncated. */
+  recovered: RecoveryInfo | undefined;
+  /** Counters for metrics and tests: write batches, fsyncs, rotations, failures. */
+  readonly stats = { writes: 0, fsyncs: 0, rotations: 0, errors: 0 };
+  /** Last record found on disk at open (undefined for an empty log). */
+  lastOnDisk: AuditRecord | undefined;
+
+  private constructor(private readonly opts: FileSinkOptions) {
+    this.prefix = opts.prefix ?? 'audit';
+    this.fsyncPolicy = opts.fsync ?? { intervalMs: 100 };
+    this.maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
+    this.maxBuffered = opts.maxBufferedRecords ?? 10_000;
+    this.segment = 1;
+  }
+
+  /**
+   * Opens (creating `dir` if needed), recovers a torn tail and finds the last record.
+   * Throws if the existing segments cannot be read or the torn tail cannot be truncated (the chain cannot be
+   * continued safely). Failing to open the current segment for writing does NOT throw: the sink starts
+   * unhealthy, onError is called, and writes stay buffered until a flush succeeds.
+   */
+  static open(opts: FileSinkOptions): AuditFileSink {
+    const sink = new AuditFileSink(opts);
+    mkdirSync(opts.dir, { recursive: true });
+    const segs = listSegments(opts.dir, sink.prefix);
+    for (let i = segs.length - 1; i >= 0; i--) {
+      const file = segs[i] as string;
+      if (i === segs.length - 1) {
+        const m = SEGMENT_RE.exec(file);
+        sink.segment = Number(m?.[2] ?? 1);
+      }
+      if (!statSync(file).isFile()) continue;
+      let content = readFileSync(file);
+      if (i === segs.length - 1 && content.length > 0 && content[content.length - 1] !== 0x0a) {
+        const keep = content.lastIndexOf(0x0a) + 1;
+        const dropped = content.subarray(keep);
+        sink.recovered = {
+          file,
+          droppedBytes: dropped.length,
+          droppedSha256: createHash('sha256').update(dropped).digest('hex'),
+        };
+        truncateSync(file, keep);
+        content = content.subarray(0, keep);
+      }
+      const last = lastRecordOf(content.toString('utf8'));
+      if (last) {
+        sink.lastOnDisk = last;
+        break;
+      }
+    }
+    sink.openSegment();
+    if (typeof sink.fsyncPolicy === 'object' && sink.fsyncPolicy.intervalMs > 0) {
+      sink.fsyncTimer = setInterval(() => sink.sync(), sink.fsyncPolicy.intervalMs);
+      sink.fsyncTimer.unref();
+    }
+    return sink;
+  }
+
+  get currentFile(): string {
+    return join(this.opts.dir, segmentName(this.prefix, this.segment));
+  }
+
+  healthy(): boolean {
+    return this.ok;
+  }
+
+  /** Records waiting to be written (non-zero while unhealthy). */
+  get pending(): number {
+    return this.buffer.length;
+  }
+
+  write(record: AuditRecord): void {
+    if (this.closed) throw new Error('audit sink is closed');
+    if (this.buffer.length >= this.maxBuffered) {
+      throw new AuditBackpressureError(`audit sink has ${this.buffer.length} unwritten records`);
+    }
+    this.buffer.push(`${JSON.stringify(record)}\n`);
+    if (this.fsyncPolicy === 'always') {
+      this.flush();
+    } else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  /** Writes buffered records now. Returns false (and reports via onError) when that failed. */
+  flush(): boolean {
+    if (this.buffer.length === 0) return this.ok;
+    try {
+      if (this.fd === undefined) this.openSegment(true);
+      const fd = this.fd as number;
+      const data = Buffer.from(this.buffer.join(''), 'utf8');
+      const before = fstatSync(fd).size;
+      try {
+        let off = 0;
+        while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+      } catch (err) {
+        // Remove a partially written batch so the retry does not leave a torn line in the middle of the file.
+        try {
+          ftruncateSync(fd, before);
+        } catch {
+          /* the next open's torn-tail recovery handles it */
+        }
+        throw err;
+      }
+      this.size = before + data.length;
+      this.stats.writes++;
+      this.buffer = [];
+      this.dirty = true;
+      if (this.fsyncPolicy === 'always') this.syncOrThrow();
+      this.ok = true;
+      if (this.maxBytes > 0 && this.size >= this.maxBytes) this.rotate();
+      return true;
+    } catch (err) {
+      this.fail(err);
+      return false;
+    }
+  }
+
+  /** fsync now (used by the interval policy and close()). */
+  sync(): boolean {
+    try {
+      this.syncOrThrow();
+      return true;
+    } catch (err) {
+      this.fail(err);
+      return false;
+    }
+  }
+
+  /**
+   * Atomically replaces <prefix>.checkpoint.json with the given checkpoint record. The checkpoint record is
+   * flushed and fsynced first (whatever the fsync policy), so the checkpoint file never names a seq that is not
+   * durable in the segment — otherwise a crash could make an honest log look "truncated".
+   */
+  writeCheckpointFile(record: AuditRecord): void {
+    if (!this.flush()) return;
+    try {
+      this.syncOrThrow();
+      const target = join(this.opts.dir, checkpointFileName(this.prefix));
+      const tmp = `${target}.tmp`;
+      writeFileSync(tmp, `${JSON.stringify(record)}\n`);
+      renameSync(tmp, target);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  close(): boolean {
+    const ok = this.flush() && this.sync();
+    if (this.fsyncTimer) clearInterval(this.fsyncTimer);
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        /* already reported or irrelevant at close */
+      }
+    }
+    this.fd = undefined;
+    this.closed = true;
+    return ok;
+  }
+
+  private syncOrThrow(): void {
+    if (this.fd !== undefined && this.dirty) {
+      fsyncSync(this.fd);
+      this.stats.fsyncs++;
+      this.dirty = false;
+    }
+  }
+
+  private fail(err: unknown): void {
+    this.ok = false;
+    this.stats.errors++;
+    const e = err instanceof Error ? err : new Error(String(err));
+    this.opts.onError?.(e);
+  }
+
+  private openSegment(throwOnError = false): void {
+    try {
+      // 'a' = O_WRONLY | O_CREAT | O_APPEND: every write lands at the end, even with another writer.
+      const fd = openSync(this.currentFile, 'a', 0o640);
+      this.fd = fd;
+      this.size = fstatSync(fd).size;
+    } catch (err) {
+      this.fd = undefined;
+      if (throwOnError) throw err;
+      this.fail(err);
+    }
+  }
+
+  private rotate(): void {
+    this.syncOrThrow();
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    this.segment += 1;
+    this.stats.rotations++;
+    this.openSegment(true);
+  }
+}
+
+export interface AuditLogOptions extends FileSinkOptions, Omit<AuditChainOptions, 'write' | 'last' | 'onCheckpoint'> {}
+
+export interface AuditLog {
+  chain: AuditChain;
+  sink: AuditFileSink;
+  /** Appends `stop` and a final checkpoint, flushes, fsyncs and closes. */
+  close(): boolean;
+}
+
+/**
+ * Opens the file sink, continues the chain from the last record on disk (or starts one with a genesis record),
+ * records a `recovery` if a torn tail was dropped, and appends `start`.
+ */
+export function openAuditLog(opts: AuditLogOptions): AuditLog {
+  const sink = AuditFileSink.open(opts);
+  const chain = new AuditChain({
+    ...opts,
+    ...(sink.lastOnDisk ? { last: sink.lastOnDisk } : {}),
+    write: (r) => sink.write(r),
+    onCheckpoint: (r) => sink.writeCheckpointFile(r),
+  });
+  if (sink.recovered) {
+    chain.append('recovery', {
+      reasons: ['torn_tail'],
+      detail: {
+        file: sink.recovered.file,
+        droppedBytes: sink.recovered.droppedBytes,
+        droppedSha256: sink.recovered.droppedSha256,
+      },
+    });
+  }
+  chain.append('start', {});
+  return {
+    chain,
+    sink,
+    close: () => {
+      chain.append('stop', {});
+      chain.checkpoint();
+      chain.close();
+      return sink.close();
+    },
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * Tamper-evident audit trail (issue 5) — public surface of the core module.
+ * Record hashing: record.ts; canonical JSON (RFC 8785): canonical.ts; Ed25519 checkpoints (RFC 8032): chain.ts,
+ * keys.ts; JSONL file sink with rotation / torn-tail recovery / back-pressure: file-sink.ts; verifier: verify.ts;
+ * `tollgate audit verify`: cli.ts.
+ */
+export { canonicalize, canonicalBytes, CanonicalizationError, type JsonValue } from './canonical.js';
+export {
+  AUDIT_KINDS,
+  AUDIT_SCHEMA_VERSION,
+  GENESIS_PREV,
+  buildRecord,
+  checkpointPayload,
+  computeRecordHash,
+  parseRecord,
+  pickAuditFields,
+  sanitizePath,
+  type AuditDetail,
+  type AuditFields,
+  type AuditKind,
+  type AuditRecord,
+  type CheckpointStatement,
+} from './record.js';
+export {
+  exportJwks,
+  jwkThumbprint,
+  loadJwks,
+  loadSigner,
+  publicJwk,
+  signEd25519,
+  verifyEd25519,
+  writeJwksFile,
+  type AuditJwk,
+  type AuditSigner,
+} from './keys.js';
+export { AuditChain, type AuditChainOptions } from './chain.js';
+export {
+  AuditBackpressureError,
+  AuditFileSink,
+  checkpointFileName,
+  listSegments,
+  openAuditLog,
+  segmentName,
+  type AuditLog,
+  type AuditLogOptions,
+  type FileSinkOptions,
+  type FsyncPolicy,
+  type RecoveryInfo,
+} from './file-sink.js';
+export { verifyAuditFiles, type TamperKind, type VerifiedRange, type VerifyOptions, type VerifyResult } from './verify.js';
+export { runAuditVerify, type CliIo } from './cli.js';
