@@ -249,16 +249,12 @@ class Generator {
     f.c.i32_const(0).call('tg_object').local_set(root).i32_const(0).call('tg_set').local_set(leaves);
     const groups = this.program.groups.filter((g) => g.path === path || g.path.startsWith(`${path}.`));
     const put = (parts: Term[], v: number, mode: number): void => {
-      const locs: number[] = [];
-      const step = (i: number): void => {
-        const p = parts[i];
-        if (p) { f.term(p, (l) => { locs.push(l); step(i + 1); locs.pop(); }); return; }
+      f.terms(parts, (locs) => {
         const arr = f.local();
         f.c.i32_const(locs.length).call('tg_array').local_set(arr);
         for (const l of locs) f.c.local_get(arr).local_get(l).call('tg_array_push');
         f.c.local_get(root).local_get(leaves).local_get(arr).local_get(v).i32_const(mode).call('tg_tree_put');
-      };
-      step(0);
+      });
     };
     for (const g of groups) {
       if (g.kind === 'function') continue;
@@ -468,6 +464,20 @@ class FnGen {
     this.close();
     this.failTarget = savedFail;
     this.vars = saved;
+  }
+
+  /**
+   * Evaluates `ts` left to right (each may iterate) and hands `k` the locals of one combination of their values;
+   * `k` runs once per combination.
+   */
+  terms(ts: readonly Term[], k: (locs: number[]) => void): void {
+    const locs: number[] = [];
+    const step = (i: number): void => {
+      const t = ts[i];
+      if (!t) { k(locs); return; }
+      this.term(t, (l) => { locs.push(l); step(i + 1); locs.pop(); });
+    };
+    step(0);
   }
 
   ruleBody(r: Rule, k: K, headArgs?: Term[]): void {
@@ -697,18 +707,14 @@ class FnGen {
     if (g.kind !== 'function') throw new UnsupportedError(`call of non-function ${g.path}`, loc);
     if (this.g.hasGroupsBelow(g.path)) throw new UnsupportedError(`rules below function ${g.path}`, loc);
     const fnName = this.g.ruleFn(g, mocks);
-    const locs: number[] = [];
-    const step = (i: number): void => {
-      const a = args[i];
-      if (a) { this.term(a, (l) => { locs.push(l); step(i + 1); locs.pop(); }); return; }
+    this.terms(args, (locs) => {
       const r = this.local();
       this.c.local_get(this.inputL).local_get(this.dataL);
       for (const l of locs) this.c.local_get(l);
       this.c.call(fnName);
       this.setOrFail(r);
       k(r);
-    };
-    step(0);
+    });
   }
 
   /** `x in xs` / `k, x in xs` (internal.member_2/3): `k` gets an i32 local holding 1 when found, else 0. */
@@ -789,15 +795,12 @@ class FnGen {
     const m = this.mocks.get(name);
     if (m && ('value' in m || 'cell' in m)) {
       // replaced by a value: the arguments are still evaluated (an undefined one makes the call undefined)
-      const step = (i: number): void => {
-        const a = args[i];
-        if (a) { this.term(a, () => step(i + 1)); return; }
+      this.terms(args, () => {
         const l = this.local();
         if ('value' in m) this.c.constAddr(this.g.konst(m.value)).local_set(l);
         else this.c.constAddr(m.cell).i32_load().local_set(l);
         k(l);
-      };
-      step(0);
+      });
       return;
     }
     if (m) {
@@ -830,32 +833,26 @@ class FnGen {
     let id = this.g.hostBuiltins.indexOf(imported);
     if (id < 0) id = this.g.hostBuiltins.push(imported) - 1;
     const raises = HOST_CATALOGUE[name]?.raisesTypeErrors === true || this.g.strict;
-    const locs: number[] = [];
-    const step = (i: number): void => {
-      const a = args[i];
-      if (a) { this.term(a, (l) => { locs.push(l); step(i + 1); locs.pop(); }); return; }
+    this.terms(args, (locs) => {
       locs.forEach((l, j) => (raises ? this.checkOperand(name, j, sig[j] as number, l) : this.requireType(sig[j] as number, l)));
       this.emitHostCall(name, id, locs, k);
-    };
-    step(0);
+    });
   }
 
   /** The `opa_builtin<N>` call of host built-in `name` (import id `id`) on operand locals `locs`. */
   private emitHostCall(name: string, id: number, locs: number[], k: KV): void {
-    {
-      const texts = locs.map((l) => {
-        const t = this.local();
-        this.c.local_get(l).call('tg_host_arg').local_set(t);
-        return t;
-      });
-      const r = this.local();
-      this.c.i32_const(id).i32_const(0);
-      for (const t of texts) this.c.local_get(t);
-      this.c.call(`opa_builtin${texts.length}`);
-      this.setOrFail(r);
-      if (HOST_CATALOGUE[name]?.sets === true) this.c.local_get(r).call('tg_host_untag').local_set(r);
-      k(r);
-    }
+    const texts = locs.map((l) => {
+      const t = this.local();
+      this.c.local_get(l).call('tg_host_arg').local_set(t);
+      return t;
+    });
+    const r = this.local();
+    this.c.i32_const(id).i32_const(0);
+    for (const t of texts) this.c.local_get(t);
+    this.c.call(`opa_builtin${texts.length}`);
+    this.setOrFail(r);
+    if (HOST_CATALOGUE[name]?.sets === true) this.c.local_get(r).call('tg_host_untag').local_set(r);
+    k(r);
   }
 
   /**
@@ -883,10 +880,7 @@ class FnGen {
   private callHost(name: string, args: Term[], k: KV): void {
     let id = this.g.hostBuiltins.indexOf(name);
     if (id < 0) id = this.g.hostBuiltins.push(name) - 1;
-    const locs: number[] = [];
-    const step = (i: number): void => {
-      const a = args[i];
-      if (a) { this.term(a, (l) => { locs.push(l); step(i + 1); locs.pop(); }); return; }
+    this.terms(args, (locs) => {
       // the SDK's implementations answer undefined for operands of other types; strict mode raises OPA's error
       const sig = SDK_HOST_SIGS[name];
       if (sig && this.g.strict) locs.forEach((l, j) => this.checkOperand(name, j, sig[j] as number, l));
@@ -896,8 +890,7 @@ class FnGen {
       this.c.call(`opa_builtin${locs.length}`);
       this.setOrFail(r);
       k(r);
-    };
-    step(0);
+    });
   }
 
   /** The function a `with` target/value names (`data.p.f` for a user function, `count`, `http.send`), if any. */
@@ -918,10 +911,7 @@ class FnGen {
    */
   private callBuiltin(name: string, args: Term[], loc: Location, k: KV): void {
     const sig = BUILTINS[name] as number[];
-    const locs: number[] = [];
-    const step = (i: number): void => {
-      const a = args[i];
-      if (a) { this.term(a, (l) => { locs.push(l); step(i + 1); locs.pop(); }); return; }
+    this.terms(args, (locs) => {
       // operand types: an error where OPA raises one, else undefined (the runtime checks them again)
       locs.forEach((l, j) => (RAISES_TYPE_ERRORS.has(name) || this.g.strict ? this.checkOperand(name, j, sig[j] as number, l) : this.requireType(sig[j] as number, l)));
       this.checkValues(name, locs);
@@ -945,8 +935,7 @@ class FnGen {
       }
       this.setOrFail(r);
       k(r);
-    };
-    step(0);
+    });
   }
 
   /**
@@ -1243,16 +1232,12 @@ class FnGen {
       case 'ref': this.ref(t, k); return;
       case 'array': case 'set': {
         const items = t.items;
-        const locs: number[] = [];
-        const step = (i: number): void => {
-          const it = items[i];
-          if (it) { this.term(it, (l) => { locs.push(l); step(i + 1); locs.pop(); }); return; }
+        this.terms(items, (locs) => {
           const a = this.local();
           this.c.i32_const(items.length).call(t.type === 'array' ? 'tg_array' : 'tg_set').local_set(a);
           for (const l of locs) this.c.local_get(a).local_get(l).call(t.type === 'array' ? 'tg_array_push' : 'tg_set_add');
           k(a);
-        };
-        step(0);
+        });
         return;
       }
       case 'object': {
