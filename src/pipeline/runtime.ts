@@ -16,15 +16,24 @@ import { createIssuerVerifier } from '../tokens/verify.js';
 import type { Stage } from './context.js';
 
 /**
- * Key sources outlive a reload when their issuer's configuration did not change, so a reload
- * during a JWKS outage keeps the cached keys (and the verified-token cache) instead of starting
- * cold. Each verifier is reference-counted by the runtimes that use it.
+ * Something that outlives a reload when the configuration it was built from did not change: key sources (a reload
+ * during a JWKS outage keeps the cached keys and the verified-token cache instead of starting cold) and the
+ * rate-limit service (counters survive). Reference-counted by the runtimes that use it.
  */
-interface SharedVerifier {
-  verifier: IssuerVerifier;
-  /** Identity of the issuer configuration the verifier was built from. */
+interface Shared<T> {
+  value: T;
+  /** Identity of the configuration the value was built from. */
   fingerprint: string;
   users: number;
+}
+
+/** The previous runtime's value when its configuration is the same (one more user), else a new one. */
+function carry<T>(previous: Shared<T> | undefined, fingerprint: string, build: () => T): { entry: Shared<T>; created: boolean } {
+  if (previous !== undefined && previous.fingerprint === fingerprint) {
+    previous.users++;
+    return { entry: previous, created: false };
+  }
+  return { entry: { value: build(), fingerprint, users: 1 }, created: true };
 }
 
 /**
@@ -38,22 +47,15 @@ export interface Runtime {
   readonly stages: readonly Stage[];
   readonly verifiers: ReadonlyMap<string, IssuerVerifier>;
   /** Verifiers with their use counts, for the next reload to carry over. */
-  readonly shared: ReadonlyMap<string, SharedVerifier>;
-  /** The rate-limit service, carried over by a reload that leaves `rateLimits` unchanged (counters survive). */
-  readonly rateLimits: SharedRateLimits;
+  readonly shared: ReadonlyMap<string, Shared<IssuerVerifier>>;
+  /** The rate-limit service, carried over by a reload that leaves `rateLimits` unchanged. */
+  readonly rateLimits: Shared<RateLimitService>;
   /** Requests currently running on this runtime. */
   inFlight: number;
   /** Key sources loaded and ready to verify. */
   ready(): boolean;
   start(): Promise<void>;
   close(): void;
-}
-
-/** The rate-limit service with its configuration's identity and use count, shared like verifiers. */
-interface SharedRateLimits {
-  service: RateLimitService;
-  fingerprint: string;
-  users: number;
 }
 
 export interface RuntimeDeps {
@@ -69,31 +71,20 @@ function fingerprint(issuer: IssuerConfig): string {
 }
 
 export function buildRuntime(config: GatewayConfig, deps: RuntimeDeps, previous?: Runtime): Runtime {
-  const shared = new Map<string, SharedVerifier>();
+  const shared = new Map<string, Shared<IssuerVerifier>>();
   const verifiers = new Map<string, IssuerVerifier>();
   // Only verifiers built here need their first key fetch; carried ones are already running.
   const created: IssuerVerifier[] = [];
   for (const issuer of Object.values(config.issuers)) {
-    const fp = fingerprint(issuer);
-    const carried = previous?.shared.get(issuer.name);
-    let entry: SharedVerifier;
-    if (carried !== undefined && carried.fingerprint === fp) {
-      carried.users++;
-      entry = carried;
-    } else {
-      entry = {
-        fingerprint: fp,
-        users: 1,
-        verifier: createIssuerVerifier(issuer, {
-          metrics: deps.metrics,
-          logger: deps.logger.child({ issuer: issuer.name }),
-          ...(deps.now !== undefined ? { now: deps.now } : {}),
-        }),
-      };
-      created.push(entry.verifier);
-    }
+    const { entry, created: isNew } = carry(previous?.shared.get(issuer.name), fingerprint(issuer), () =>
+      createIssuerVerifier(issuer, {
+        metrics: deps.metrics,
+        logger: deps.logger.child({ issuer: issuer.name }),
+        ...(deps.now !== undefined ? { now: deps.now } : {}),
+      }));
+    if (isNew) created.push(entry.value);
     shared.set(issuer.name, entry);
-    verifiers.set(issuer.name, entry.verifier);
+    verifiers.set(issuer.name, entry.value);
   }
   const upstreams = new Map<string, UpstreamProxy>();
   for (const upstream of Object.values(config.upstreams)) {
@@ -103,30 +94,20 @@ export function buildRuntime(config: GatewayConfig, deps: RuntimeDeps, previous?
     );
   }
 
-  const rlPrint = JSON.stringify(config.rateLimits);
-  let rateLimits: SharedRateLimits;
-  if (previous !== undefined && previous.rateLimits.fingerprint === rlPrint) {
-    rateLimits = previous.rateLimits;
-    rateLimits.users++;
-  } else {
-    rateLimits = {
-      fingerprint: rlPrint,
-      users: 1,
-      service: createRateLimitService(config.rateLimits, {
-        logger: deps.logger.child({ component: 'ratelimit' }),
-        metrics: rateLimitMetrics(deps.metrics),
-        ...(deps.now !== undefined ? { now: deps.now } : {}),
-      }),
-    };
-  }
+  const rateLimits = carry(previous?.rateLimits, JSON.stringify(config.rateLimits), () =>
+    createRateLimitService(config.rateLimits, {
+      logger: deps.logger.child({ component: 'ratelimit' }),
+      metrics: rateLimitMetrics(deps.metrics),
+      ...(deps.now !== undefined ? { now: deps.now } : {}),
+    })).entry;
   const clientIp = createClientIpResolver(config.rateLimits.trustedProxies);
 
   const stages: Stage[] = [
     createRouteMatchStage(createRouter(config.routes)),
     // source-address limits run before token verification, so floods cannot spend CPU on signatures
-    createIpLimitStage(rateLimits.service, clientIp),
+    createIpLimitStage(rateLimits.value, clientIp),
     createAuthenticateStage(verifiers, { metrics: deps.metrics }),
-    createClientLimitStage(rateLimits.service, clientIp),
+    createClientLimitStage(rateLimits.value, clientIp),
     // Later stages slot in here, in this order: policy → high-risk checks.
     createForwardStage(upstreams, createHeaderRewriter(config)),
   ];
@@ -141,13 +122,13 @@ export function buildRuntime(config: GatewayConfig, deps: RuntimeDeps, previous?
     inFlight: 0,
     ready: () => [...verifiers.values()].every((v) => v.ready()),
     async start() {
-      await Promise.all([...created.map((v) => v.start()), rateLimits.service.start()]);
+      await Promise.all([...created.map((v) => v.start()), rateLimits.value.start()]);
     },
     close() {
       if (closed) return;
       closed = true;
-      for (const entry of shared.values()) if (--entry.users === 0) entry.verifier.close();
-      if (--rateLimits.users === 0) void rateLimits.service.close();
+      for (const entry of shared.values()) if (--entry.users === 0) entry.value.close();
+      if (--rateLimits.users === 0) void rateLimits.value.close();
       for (const u of upstreams.values()) u.close();
     },
   };
