@@ -36,14 +36,15 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { AuditChain, type AuditChainOptions } from './chain.js';
+import type { AuditChainOptions } from './chain.js';
+import { startAuditChain, type AuditLog } from './log.js';
 import { parseRecord, type AuditRecord } from './record.js';
+import { AuditBackpressureError, type AuditSink, type RecoveryInfo } from './sink.js';
+
+export { AuditBackpressureError, type RecoveryInfo };
 
 export type FsyncPolicy = 'always' | { intervalMs: number };
 
-export class AuditBackpressureError extends Error {
-  override readonly name = 'AuditBackpressureError';
-}
 
 export interface FileSinkOptions {
   dir: string;
@@ -56,11 +57,6 @@ export interface FileSinkOptions {
   onError?: (err: Error) => void;
 }
 
-export interface RecoveryInfo {
-  file: string;
-  droppedBytes: number;
-  droppedSha256: string;
-}
 
 const SEGMENT_RE = /^(.*)\.(\d{6,})\.jsonl$/;
 
@@ -97,7 +93,8 @@ function lastRecordOf(content: string): AuditRecord | undefined {
   return rec;
 }
 
-export class AuditFileSink {
+export class AuditFileSink implements AuditSink {
+  readonly kind = 'file';
   private fd: number | undefined;
   private segment: number;
   private size = 0;
@@ -249,7 +246,7 @@ export class AuditFileSink {
    * flushed and fsynced first (whatever the fsync policy), so the checkpoint file never names a seq that is not
    * durable in the segment — otherwise a crash could make an honest log look "truncated".
    */
-  writeCheckpointFile(record: AuditRecord): void {
+  writeCheckpoint(record: AuditRecord): void {
     if (!this.flush()) return;
     try {
       this.syncOrThrow();
@@ -317,44 +314,7 @@ export class AuditFileSink {
 
 export interface AuditLogOptions extends FileSinkOptions, Omit<AuditChainOptions, 'write' | 'last' | 'onCheckpoint'> {}
 
-export interface AuditLog {
-  chain: AuditChain;
-  sink: AuditFileSink;
-  /** Appends `stop` and a final checkpoint, flushes, fsyncs and closes. */
-  close(): boolean;
-}
-
-/**
- * Opens the file sink, continues the chain from the last record on disk (or starts one with a genesis record),
- * records a `recovery` if a torn tail was dropped, and appends `start`.
- */
-export function openAuditLog(opts: AuditLogOptions): AuditLog {
-  const sink = AuditFileSink.open(opts);
-  const chain = new AuditChain({
-    ...opts,
-    ...(sink.lastOnDisk ? { last: sink.lastOnDisk } : {}),
-    write: (r) => sink.write(r),
-    onCheckpoint: (r) => sink.writeCheckpointFile(r),
-  });
-  if (sink.recovered) {
-    chain.append('recovery', {
-      reasons: ['torn_tail'],
-      detail: {
-        file: sink.recovered.file,
-        droppedBytes: sink.recovered.droppedBytes,
-        droppedSha256: sink.recovered.droppedSha256,
-      },
-    });
-  }
-  chain.append('start', {});
-  return {
-    chain,
-    sink,
-    close: () => {
-      chain.append('stop', {});
-      chain.checkpoint();
-      chain.close();
-      return sink.close();
-    },
-  };
+/** Opens the file sink and starts (or continues) its chain: see startAuditChain. */
+export function openAuditLog(opts: AuditLogOptions): AuditLog<AuditFileSink> {
+  return startAuditChain(AuditFileSink.open(opts), opts);
 }

@@ -34,6 +34,8 @@ export {
   type AuditSigner,
 } from './keys.js';
 export { AuditChain, type AuditChainOptions } from './chain.js';
+export { startAuditChain, type AuditLog } from './log.js';
+export type { AuditSink, AuditSinkStats } from './sink.js';
 export {
   AuditBackpressureError,
   AuditFileSink,
@@ -41,7 +43,6 @@ export {
   listSegments,
   openAuditLog,
   segmentName,
-  type AuditLog,
   type AuditLogOptions,
   type FileSinkOptions,
   type FsyncPolicy,
