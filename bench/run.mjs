@@ -1,5 +1,6 @@
 // npm run bench: direct upstream vs a bare http-proxy-3 proxy vs tollgate (JWT route), and tollgate on the same
-// route with rate limits (memory store; Redis store with a redis-server the bench starts), one run, same load
+// route with rate limits (memory store; Redis store with a redis-server the bench starts) and with the audit trail
+// (file sink, fsync every 100 ms), one run, same load
 // generator (autocannon), same upstream. The proxy under test is pinned to CPU 0;
 // the upstream and the load generator share CPU 1 in every scenario (taskset, when present).
 // Environment: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 50), BENCH_WARMUP (s, default 3),
@@ -147,7 +148,8 @@ async function main() {
       .sign(privateKey);
     const [pub, admin] = [await freePort(), await freePort()];
     const redisPort = await freePort();
-    const gatewayYaml = (rateLimits) => `version: 1
+    // Auditing is off in every scenario but the audit row, so each row adds one thing to the JWT route.
+    const gatewayYaml = (rateLimits, audit = 'audit: { enabled: false }') => `version: 1
 server:
   public: { host: 127.0.0.1, port: ${pub} }
   admin: { host: 127.0.0.1, port: ${admin} }
@@ -167,7 +169,9 @@ routes:
     upstream: app
     auth: { issuer: bench, scopes: [bench:read] }
     risk: low
-${rateLimits}`;
+${rateLimits}
+${audit}
+`;
     // Limits high enough never to refuse: the bench measures what counting costs per request (a per-client and a
     // per-route policy and a per-client daily quota: three counters per request).
     const limits = (store) => `rateLimits:
@@ -182,6 +186,10 @@ ${store === 'redis' ? `  redis: { url: "redis://127.0.0.1:${redisPort}" }\n` : '
     writeFileSync(join(tmp, 'gateway.yaml'), gatewayYaml(''));
     writeFileSync(join(tmp, 'gateway-memory.yaml'), gatewayYaml(limits('memory')));
     writeFileSync(join(tmp, 'gateway-redis.yaml'), gatewayYaml(limits('redis')));
+    // One hash-chained record per request, fsync every 100 ms, a signed checkpoint every 100 records.
+    writeFileSync(join(tmp, 'gateway-audit.yaml'), gatewayYaml('', `audit:
+  file: { dir: ./audit, fsyncIntervalMs: 100 }
+  checkpoint: { every: 100 }`));
     const redis = pinned(1, 'redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
     children.push(redis);
     await waitRedis(redisPort);
@@ -226,6 +234,7 @@ ${store === 'redis' ? `  redis: { url: "redis://127.0.0.1:${redisPort}" }\n` : '
       tollgate('tollgate (JWT route)', 'gateway.yaml'),
       tollgate('tollgate + limits (mem)', 'gateway-memory.yaml'),
       tollgate('tollgate + limits (redis)', 'gateway-redis.yaml'),
+      tollgate('tollgate + audit (file)', 'gateway-audit.yaml'),
     ];
 
     console.log(`tollgate bench: ${ROUNDS} round(s), ${DURATION}s per scenario after ${WARMUP}s warm-up, ${CONNECTIONS} connections, autocannon; ` +
@@ -251,6 +260,7 @@ ${store === 'redis' ? `  redis: { url: "redis://127.0.0.1:${redisPort}" }\n` : '
     console.log(`ratio tollgate / direct (req/s):     ${ratio(2, 0).toFixed(3)}`);
     console.log(`ratio limits (memory) / no limits:   ${ratio(3, 2).toFixed(3)}   (goal >= 0.95: under 5% cost)`);
     console.log(`ratio limits (redis) / no limits:    ${ratio(4, 2).toFixed(3)}   (goal >= 0.75 at 64 connections: under 25% cost)`);
+    console.log(`ratio audit (file) / audit off:      ${ratio(5, 2).toFixed(3)}   (goal >= 0.90: under 10% cost)`);
     if (rounds.some((results) => results.some((r) => r.bad > 0))) {
       console.log('some scenario had non-2xx responses or errors: figures are not comparable');
       process.exitCode = 1;

@@ -18,8 +18,9 @@ const USAGE = `usage:
                                            get a development access token (needs 'start --dev')
   tollgate policy build <dir|files…> -e <entrypoint>… -o bundle.tar.gz [--v0-compatible] [--data file.json]
   tollgate policy eval <bundle> -e <entrypoint> --input file.json [--data file.json]
-  tollgate audit verify <files…> [--public-key jwks.json] [--checkpoint file]
-                                           verify audit chains; names the first bad sequence number`;
+  tollgate audit verify <files…|redis://…> [--public-key jwks.json] [--checkpoint file] [--prefix P]
+                                           verify audit chains (files, or a Redis stream under key prefix P);
+                                           names the first bad sequence number`;
 
 export const DEV = {
   upstream: { host: '127.0.0.1', port: 3001 },

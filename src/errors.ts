@@ -37,6 +37,9 @@ export const ERRORS = {
   upstream_unavailable: { status: 502, title: 'The upstream service could not be reached.' },
   upstream_timeout: { status: 504, title: 'The upstream service did not answer in time.' },
 
+  // Audit trail (no high-risk action goes unaudited)
+  audit_unavailable: { status: 503, title: 'The audit trail cannot record requests right now; this route does not run unaudited.' },
+
   // Gateway
   shutting_down: { status: 503, title: 'The gateway is shutting down.' },
   internal_error: { status: 500, title: 'The gateway failed to handle the request.' },

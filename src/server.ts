@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -10,6 +10,9 @@ import type { RequestContext, Stage } from './pipeline/context.js';
 import { Context } from './pipeline/request-context.js';
 import { sendProblem, toGatewayError } from './pipeline/respond.js';
 import { buildRuntime, type Runtime } from './pipeline/runtime.js';
+import { openAuditTrail, type AuditTrail } from './audit/service.js';
+import type { AuditFields } from './audit/record.js';
+import { ConfigError } from './config/errors.js';
 
 /**
  * The gateway process: a public fastify instance that runs the pipeline, an admin instance
@@ -19,6 +22,8 @@ import { buildRuntime, type Runtime } from './pipeline/runtime.js';
 export interface GatewayDeps {
   logger: Logger;
   metrics: GatewayMetrics;
+  /** The audit trail; by default opened from `config.audit`. The gateway closes it at shutdown either way. */
+  audit?: AuditTrail;
   /** Loads and validates the configuration again for a reload; throws on a bad one. */
   loadConfig?: () => GatewayConfig;
   now?: () => number;
@@ -55,6 +60,7 @@ function requestIdOf(req: IncomingMessage): string {
  */
 function runStages(stages: readonly Stage[], ctx: RequestContext, from: number): Promise<void> | undefined {
   for (let i = from; i < stages.length; i++) {
+    ctx.stage = i;
     const r = stages[i]!(ctx);
     if (r !== undefined) return r.then(() => runStages(stages, ctx, i + 1));
   }
@@ -64,7 +70,9 @@ function runStages(stages: readonly Stage[], ctx: RequestContext, from: number):
 export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
   const { logger, metrics } = deps;
   const recordRequest = createRequestRecorder(metrics);
-  let current = buildRuntime(initial, deps);
+  const audit = deps.audit ?? (await openAuditTrail(initial.audit, { logger, metrics, startDetail: { config: initial.sourceHash } }));
+  const runtimeDeps = { ...deps, audit };
+  let current = buildRuntime(initial, runtimeDeps);
   await current.start();
   metrics.configInfo.set({ hash: initial.sourceHash.slice(0, 12) }, 1);
   let draining = false;
@@ -100,17 +108,17 @@ export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): 
     rt.inFlight++;
     metrics.inFlight.inc();
     const ctx = new Context(logger, String(request.id), request.raw, reply.raw);
-    const done = (reason: string | undefined): void => {
+    const done = (err: GatewayError | undefined): void => {
       rt.inFlight--;
       metrics.inFlight.dec();
-      finish(rt, ctx, reason);
+      finish(rt, ctx, err);
       if (rt !== current && rt.inFlight === 0) rt.close();
     };
     const fail = (err: unknown): void => {
       const gwErr = toGatewayError(err);
       if (gwErr.code === 'internal_error') ctx.log.error({ err }, 'request failed');
       sendProblem(ctx.res, gwErr, ctx.requestId, draining);
-      done(gwErr.reason ?? gwErr.code);
+      done(gwErr);
     };
     let pending: Promise<void> | undefined;
     try {
@@ -124,11 +132,13 @@ export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): 
     else pending.then(() => done(undefined), fail);
   };
 
-  const finish = (rt: Runtime, ctx: RequestContext, reason: string | undefined): void => {
+  const finish = (rt: Runtime, ctx: RequestContext, err: GatewayError | undefined): void => {
     const status = ctx.res.headersSent ? ctx.res.statusCode : 499;
     const seconds = Number(process.hrtime.bigint() - ctx.startedAt) / 1e9;
     const routeId = ctx.route?.id ?? 'none';
+    const reason = err === undefined ? undefined : (err.reason ?? err.code);
     recordRequest(routeId, ctx.route?.upstream, ctx.method, status, seconds, ctx.upstreamMs !== undefined ? ctx.upstreamMs / 1000 : undefined);
+    if (audit.enabled) audit.record('decision', decisionRecord(rt, ctx, err, status, seconds));
     if (rt.config.logging.accessLog) {
       // The root logger with an explicit reqId, not ctx.log: building a pino child per request
       // (redaction included) cost ~10 µs per request in the benchmark profile.
@@ -190,14 +200,25 @@ export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): 
       try {
         next = deps.loadConfig();
         assertSameListeners(current.config, next);
+        const auditProblem = audit.reloadProblem(next.audit);
+        if (auditProblem !== undefined) throw new Error(auditProblem);
       } catch (err) {
         metrics.configReloads.inc({ result: 'rejected' });
         const errors = err instanceof Error ? err.message : String(err);
         logger.error({ event: 'config_reload', result: 'rejected', errors }, 'configuration reload rejected; keeping the active configuration');
+        // The audit record names what was rejected by its hash, never by its text (which could quote a value).
+        const hash = err instanceof ConfigError ? err.sourceHash : undefined;
+        audit.record('config_reload', {
+          decision: 'deny',
+          reasons: ['rejected'],
+          detail: { result: 'rejected', hash: hash ?? null, errors: err instanceof ConfigError ? err.errors.length : 1, active: current.config.sourceHash },
+        });
         return { ok: false, errors };
       }
-      const rt = buildRuntime(next, deps, current);
+      const rt = buildRuntime(next, runtimeDeps, current);
       await rt.start();
+      audit.record('config_reload', { decision: 'allow', detail: { result: 'accepted', hash: next.sourceHash, previous: current.config.sourceHash } });
+      audit.applyReload(next.audit);
       const old = current;
       current = rt;
       logger.level = next.logging.level;
@@ -221,6 +242,7 @@ export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): 
       clearTimeout(deadline);
       await adminApp.close();
       current.close();
+      await audit.close();
       logger.info({ event: 'shutdown' }, 'stopped');
     },
   };
@@ -233,4 +255,48 @@ function assertSameListeners(a: GatewayConfig, b: GatewayConfig): void {
   if (!same(a.server.public, b.server.public) || !same(a.server.admin, b.server.admin)) {
     throw new Error('server.public / server.admin changed: listener addresses need a restart');
   }
+}
+
+/** Request paths longer than this are cut in the audit record (a rejected path can be arbitrarily long). */
+const AUDIT_PATH_MAX = 1024;
+
+/**
+ * The audit record of one gateway decision: who (verified client and partner, never a credential), what (route,
+ * method, path without query values), the verdict and the stage and reasons behind it, and what came of it. The
+ * Idempotency-Key is recorded as its SHA-256 so retries can be correlated without storing the key.
+ */
+function decisionRecord(rt: Runtime, ctx: RequestContext, err: GatewayError | undefined, status: number, seconds: number): AuditFields {
+  const route = ctx.route;
+  const token = ctx.token;
+  const fields: AuditFields = {
+    requestId: ctx.requestId,
+    method: ctx.method,
+    decision: ctx.forwarded ? 'allow' : 'deny',
+    status,
+    durations: ctx.upstreamMs !== undefined
+      ? { total: Math.round(seconds * 1e6) / 1e3, upstream: Math.round(ctx.upstreamMs * 1e3) / 1e3 }
+      : { total: Math.round(seconds * 1e6) / 1e3 },
+  };
+  if (ctx.path !== '') fields.path = ctx.path;
+  else if (ctx.req.url !== undefined) fields.path = ctx.req.url.slice(0, AUDIT_PATH_MAX);
+  if (route !== undefined) {
+    fields.routeId = route.id;
+    fields.riskTier = route.risk;
+    if (route.auth !== false && route.auth.scopes.length > 0) fields.scopes = route.auth.scopes;
+  }
+  if (token !== undefined) {
+    fields.clientId = token.clientId;
+    const partner = rt.rateLimits.value.partnerOf(token.clientId, token.claims as Record<string, unknown>);
+    if (partner !== undefined) fields.partner = partner;
+  }
+  if (err !== undefined) {
+    fields.stage = rt.stageNames[ctx.stage] ?? 'gateway';
+    fields.reasons = err.reason !== undefined && err.reason !== err.code ? [err.code, err.reason] : [err.code];
+  } else if (status === 499) {
+    fields.reasons = ['client_closed'];
+  }
+  if (ctx.upstreamStatus !== undefined) fields.upstreamStatus = ctx.upstreamStatus;
+  const key = ctx.req.headers['idempotency-key'];
+  if (typeof key === 'string') fields.idempotencyKeyHash = createHash('sha256').update(key).digest('hex');
+  return fields;
 }

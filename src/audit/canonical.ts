@@ -21,73 +21,81 @@ export class CanonicalizationError extends Error {
   override readonly name = 'CanonicalizationError';
 }
 
-/** Compare two strings by UTF-16 code units (RFC 8785 §3.2.3). JS `<` on strings already does this. */
-function compareUtf16(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+/** True when the string has no lone surrogate (RFC 8785 §3.2.2.2 forbids them; I-JSON, RFC 7493 §2.1). */
+const wellFormed: (s: string) => boolean =
+  typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function'
+    ? (s) => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
+    : (s) => !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
+
+/** Thrown inside serialize() and given its path on the way out, so the hot path never builds path strings. */
+class PathError extends CanonicalizationError {
+  constructor(
+    readonly problem: string,
+    readonly segments: string[] = [],
+  ) {
+    super(problem);
+  }
 }
 
-function serialize(value: unknown, path: string, out: string[]): void {
-  if (value === null) {
-    out.push('null');
-    return;
-  }
+function serialize(value: unknown): string {
+  if (value === null) return 'null';
   switch (typeof value) {
     case 'boolean':
-      out.push(value ? 'true' : 'false');
-      return;
+      return value ? 'true' : 'false';
     case 'number':
-      if (!Number.isFinite(value)) throw new CanonicalizationError(`non-finite number at ${path}`);
+      if (!Number.isFinite(value)) throw new PathError('non-finite number');
       // ECMAScript Number::toString (RFC 8785 §3.2.2.3); -0 serializes as "0".
-      out.push(JSON.stringify(value));
-      return;
+      return JSON.stringify(value);
     case 'string':
-      // JSON.stringify escapes exactly as RFC 8785 §3.2.2.2 requires (and well-formed-JSON.stringify escapes
-      // lone surrogates as \udxxx; RFC 8785 forbids lone surrogates in I-JSON, so reject them).
-      if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(value)) {
-        throw new CanonicalizationError(`lone surrogate in string at ${path}`);
-      }
-      out.push(JSON.stringify(value));
-      return;
+      // JSON.stringify escapes exactly as RFC 8785 §3.2.2.2 requires.
+      if (!wellFormed(value)) throw new PathError('lone surrogate in string');
+      return JSON.stringify(value);
     case 'object': {
       if (Array.isArray(value)) {
-        out.push('[');
+        let out = '[';
         for (let i = 0; i < value.length; i++) {
-          if (i > 0) out.push(',');
-          serialize(value[i], `${path}[${i}]`, out);
+          if (i > 0) out += ',';
+          try {
+            out += serialize(value[i]);
+          } catch (err) {
+            if (err instanceof PathError) err.segments.push(`[${i}]`);
+            throw err;
+          }
         }
-        out.push(']');
-        return;
+        return `${out}]`;
       }
       const proto = Object.getPrototypeOf(value) as unknown;
-      if (proto !== Object.prototype && proto !== null) {
-        throw new CanonicalizationError(`non-plain object at ${path}`);
-      }
+      if (proto !== Object.prototype && proto !== null) throw new PathError('non-plain object');
       const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj).sort(compareUtf16);
-      out.push('{');
-      let first = true;
-      for (const key of keys) {
-        if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(key)) {
-          throw new CanonicalizationError(`lone surrogate in property name at ${path}`);
+      // The default sort compares UTF-16 code units: exactly RFC 8785 §3.2.3's order.
+      const keys = Object.keys(obj).sort();
+      let out = '{';
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string;
+        if (!wellFormed(key)) throw new PathError('lone surrogate in property name');
+        if (i > 0) out += ',';
+        try {
+          out += `${JSON.stringify(key)}:${serialize(obj[key])}`;
+        } catch (err) {
+          if (err instanceof PathError) err.segments.push(`.${key}`);
+          throw err;
         }
-        if (!first) out.push(',');
-        first = false;
-        out.push(JSON.stringify(key), ':');
-        serialize(obj[key], `${path}.${key}`, out);
       }
-      out.push('}');
-      return;
+      return `${out}}`;
     }
     default:
-      throw new CanonicalizationError(`${typeof value} is not a JSON value at ${path}`);
+      throw new PathError(`${typeof value} is not a JSON value`);
   }
 }
 
 /** The RFC 8785 canonical JSON text of `value`. Throws CanonicalizationError for non-JSON values. */
 export function canonicalize(value: unknown): string {
-  const out: string[] = [];
-  serialize(value, '$', out);
-  return out.join('');
+  try {
+    return serialize(value);
+  } catch (err) {
+    if (err instanceof PathError) throw new CanonicalizationError(`${err.problem} at $${err.segments.reverse().join('')}`);
+    throw err;
+  }
 }
 
 /** The RFC 8785 canonical form as UTF-8 bytes (RFC 8785 §3.2.4) — what gets hashed and signed. */

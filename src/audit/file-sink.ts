@@ -30,6 +30,7 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
   statSync,
   truncateSync,
   writeFileSync,
@@ -38,7 +39,7 @@ import {
 import { join } from 'node:path';
 import type { AuditChainOptions } from './chain.js';
 import { startAuditChain, type AuditLog } from './log.js';
-import { parseRecord, type AuditRecord } from './record.js';
+import { parseRecord, recordLine, type AuditRecord } from './record.js';
 import { AuditBackpressureError, type AuditSink, type RecoveryInfo } from './sink.js';
 
 export { AuditBackpressureError, type RecoveryInfo };
@@ -103,6 +104,9 @@ export class AuditFileSink implements AuditSink {
   private flushScheduled = false;
   private fsyncTimer: NodeJS.Timeout | undefined;
   private dirty = false;
+  private pendingCheckpoint: AuditRecord | undefined;
+  private lockFile: string | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
   readonly prefix: string;
   readonly fsyncPolicy: FsyncPolicy;
@@ -132,6 +136,7 @@ export class AuditFileSink implements AuditSink {
   static open(opts: FileSinkOptions): AuditFileSink {
     const sink = new AuditFileSink(opts);
     mkdirSync(opts.dir, { recursive: true });
+    sink.lock();
     const segs = listSegments(opts.dir, sink.prefix);
     for (let i = segs.length - 1; i >= 0; i--) {
       const file = segs[i] as string;
@@ -184,7 +189,7 @@ export class AuditFileSink implements AuditSink {
     if (this.buffer.length >= this.maxBuffered) {
       throw new AuditBackpressureError(`audit sink has ${this.buffer.length} unwritten records`);
     }
-    this.buffer.push(`${JSON.stringify(record)}\n`);
+    this.buffer.push(`${recordLine(record)}\n`);
     if (this.fsyncPolicy === 'always') {
       this.flush();
     } else if (!this.flushScheduled) {
@@ -203,7 +208,8 @@ export class AuditFileSink implements AuditSink {
       if (this.fd === undefined) this.openSegment(true);
       const fd = this.fd as number;
       const data = Buffer.from(this.buffer.join(''), 'utf8');
-      const before = fstatSync(fd).size;
+      // The directory lock makes this process the only writer, so the size it tracks is the file's.
+      const before = this.size;
       try {
         let off = 0;
         while (off < data.length) off += writeSync(fd, data, off, data.length - off);
@@ -214,6 +220,13 @@ export class AuditFileSink implements AuditSink {
         } catch {
           /* the next open's torn-tail recovery handles it */
         }
+        // The next attempt opens the segment again: a file that was replaced or a device that failed may work then.
+        try {
+          closeSync(fd);
+        } catch {
+          /* reported through the write error */
+        }
+        this.fd = undefined;
         throw err;
       }
       this.size = before + data.length;
@@ -230,10 +243,30 @@ export class AuditFileSink implements AuditSink {
     }
   }
 
-  /** fsync now (used by the interval policy and close()). */
+  /**
+   * Makes `record` the latest trusted checkpoint: <prefix>.checkpoint.json is atomically replaced with it once the
+   * record is durable in the segment — never before, or a crash could make an honest log look "truncated". With
+   * fsync "always" that is now; with an interval it is at the next interval fsync, so a checkpoint never puts an
+   * extra fsync on the request path.
+   */
+  writeCheckpoint(record: AuditRecord): void {
+    this.pendingCheckpoint = record;
+    if (this.fsyncPolicy === 'always') this.sync();
+  }
+
+  /** Writes what is buffered, fsyncs, then publishes the pending checkpoint (used by the interval timer and close()). */
   sync(): boolean {
+    if (!this.flush()) return false;
     try {
       this.syncOrThrow();
+      const cp = this.pendingCheckpoint;
+      if (cp !== undefined) {
+        const target = join(this.opts.dir, checkpointFileName(this.prefix));
+        const tmp = `${target}.tmp`;
+        writeFileSync(tmp, `${JSON.stringify(cp)}\n`);
+        renameSync(tmp, target);
+        this.pendingCheckpoint = undefined;
+      }
       return true;
     } catch (err) {
       this.fail(err);
@@ -241,26 +274,8 @@ export class AuditFileSink implements AuditSink {
     }
   }
 
-  /**
-   * Atomically replaces <prefix>.checkpoint.json with the given checkpoint record. The checkpoint record is
-   * flushed and fsynced first (whatever the fsync policy), so the checkpoint file never names a seq that is not
-   * durable in the segment — otherwise a crash could make an honest log look "truncated".
-   */
-  writeCheckpoint(record: AuditRecord): void {
-    if (!this.flush()) return;
-    try {
-      this.syncOrThrow();
-      const target = join(this.opts.dir, checkpointFileName(this.prefix));
-      const tmp = `${target}.tmp`;
-      writeFileSync(tmp, `${JSON.stringify(record)}\n`);
-      renameSync(tmp, target);
-    } catch (err) {
-      this.fail(err);
-    }
-  }
-
   close(): boolean {
-    const ok = this.flush() && this.sync();
+    const ok = this.sync();
     if (this.fsyncTimer) clearInterval(this.fsyncTimer);
     if (this.fd !== undefined) {
       try {
@@ -271,7 +286,33 @@ export class AuditFileSink implements AuditSink {
     }
     this.fd = undefined;
     this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.lockFile !== undefined) rmSync(this.lockFile, { force: true });
     return ok;
+  }
+
+  /**
+   * One writer per directory: two processes appending to one segment would interleave two chains' records (a fork
+   * nobody meant). `<prefix>.lock` holds the writer's pid; a lock whose process is gone (kill -9, a crash) is taken
+   * over, since that is exactly the restart the torn-tail recovery is for.
+   */
+  private lock(): void {
+    const file = join(this.opts.dir, `${this.prefix}.lock`);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o640 });
+        this.lockFile = file;
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const holder = Number.parseInt(readFileSync(file, 'utf8'), 10);
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder)) {
+        throw new Error(`audit directory ${this.opts.dir} is in use by process ${holder} (${file})`);
+      }
+      rmSync(file, { force: true });
+    }
+    throw new Error(`cannot take the audit directory lock ${file}`);
   }
 
   private syncOrThrow(): void {
@@ -287,6 +328,14 @@ export class AuditFileSink implements AuditSink {
     this.stats.errors++;
     const e = err instanceof Error ? err : new Error(String(err));
     this.opts.onError?.(e);
+    // With fsync "always" there is no interval timer to retry buffered records while no new ones arrive.
+    if (this.fsyncTimer === undefined && this.retryTimer === undefined && !this.closed) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        if (!this.closed && this.buffer.length > 0) this.sync();
+      }, 1000);
+      this.retryTimer.unref();
+    }
   }
 
   private openSegment(throwOnError = false): void {
@@ -317,4 +366,14 @@ export interface AuditLogOptions extends FileSinkOptions, Omit<AuditChainOptions
 /** Opens the file sink and starts (or continues) its chain: see startAuditChain. */
 export function openAuditLog(opts: AuditLogOptions): AuditLog<AuditFileSink> {
   return startAuditChain(AuditFileSink.open(opts), opts);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

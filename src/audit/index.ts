@@ -2,6 +2,7 @@
  * Tamper-evident audit trail (issue 5) — public surface of the core module.
  * Record hashing: record.ts; canonical JSON (RFC 8785): canonical.ts; Ed25519 checkpoints (RFC 8032): chain.ts,
  * keys.ts; JSONL file sink with rotation / torn-tail recovery / back-pressure: file-sink.ts; verifier: verify.ts;
+ * Redis Streams sink (per-instance chains in one stream): redis-sink.ts, its verifier: redis-verify.ts;
  * `tollgate audit verify`: cli.ts.
  */
 export { canonicalize, canonicalBytes, CanonicalizationError, type JsonValue } from './canonical.js';
@@ -48,5 +49,18 @@ export {
   type FsyncPolicy,
   type RecoveryInfo,
 } from './file-sink.js';
+export {
+  AuditRedisSink,
+  AuditStoreConflictError,
+  DEFAULT_REDIS_AUDIT_PREFIX,
+  hasHashTag,
+  openRedisAuditLog,
+  openRedisAuditSink,
+  redisAuditKeys,
+  type RedisAuditLogOptions,
+  type RedisSinkOptions,
+} from './redis-sink.js';
+export { verifyAuditRedis, type RedisChainSummary, type RedisVerifyOptions, type RedisVerifyResult } from './redis-verify.js';
+export { checkTrustedCheckpoint, verifyAuditEntries, type AuditEntry } from './verify.js';
 export { verifyAuditFiles, type TamperKind, type VerifiedRange, type VerifyOptions, type VerifyResult } from './verify.js';
 export { runAuditVerify, type CliIo } from './cli.js';

@@ -1,4 +1,5 @@
 import { AuditChain, type AuditChainOptions } from './chain.js';
+import type { AuditRecord } from './record.js';
 import type { AuditSink } from './sink.js';
 
 export interface AuditLog<S extends AuditSink = AuditSink> {
@@ -17,11 +18,16 @@ export function startAuditChain<S extends AuditSink>(
   sink: S,
   opts: Omit<AuditChainOptions, 'write' | 'last' | 'onCheckpoint'>,
   startDetail: Record<string, string | number | boolean | null> = {},
+  /** Sees every record after the sink accepted it (metrics). */
+  observe?: (record: AuditRecord) => void,
 ): AuditLog<S> {
   const chain = new AuditChain({
     ...opts,
     ...(sink.lastOnDisk ? { last: sink.lastOnDisk } : {}),
-    write: (r) => sink.write(r),
+    write: observe === undefined ? (r) => sink.write(r) : (r) => {
+      sink.write(r);
+      observe(r);
+    },
     onCheckpoint: (r) => sink.writeCheckpoint(r),
   });
   const recovered = sink.recovered;

@@ -18,6 +18,11 @@
  *   fork          two records (not adjacent duplicates) share one `prev`
  *   malformed     a line is not a record
  * Records after the last in-file checkpoint are valid but not signed: reported as `unprotected`.
+ *
+ * The checks themselves (verifyAuditEntries, checkTrustedCheckpoint) work on an in-memory ordered list of
+ * { rec, label } entries, so other stores reuse them: verifyAuditFiles reads files, redis-verify.ts a stream.
+ * A list may start mid-chain (older segments deleted, a stream trimmed), also at a checkpoint record whose
+ * covered record is gone: its statement must then name its own predecessor (seq - 1, prev) and still verify.
  */
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -38,6 +43,7 @@ export interface VerifiedRange {
   chain: string;
   fromSeq: number;
   toSeq: number;
+  /** Where the records are: a file path, or e.g. "redis:<stream key>". */
   file: string;
 }
 
@@ -60,18 +66,17 @@ export interface VerifyOptions {
   checkpoint?: AuditRecord | string;
 }
 
-interface Entry {
+/** One record and where it came from (a file path, or e.g. "redis:<stream key>"): the core's input. */
+export interface AuditEntry {
   rec: AuditRecord;
-  file: string;
+  label: string;
 }
+
+type Entry = AuditEntry;
+type Failure = { seq: number; kind: TamperKind; detail: string; file?: string };
 
 export function verifyAuditFiles(files: string[], options: VerifyOptions = {}): VerifyResult {
   const keys = typeof options.publicKeys === 'string' ? loadJwks(options.publicKeys) : options.publicKeys;
-  const result: VerifyResult = { ok: false, ranges: [], checkpointsVerified: 0, signaturesUnchecked: !keys };
-  const fail = (seq: number, kind: TamperKind, detail: string, file?: string): VerifyResult => {
-    result.error = { seq, kind, detail, ...(file ? { file } : {}) };
-    return result;
-  };
 
   // Parse everything first: classification looks ahead (e.g. is a missing seq later in the files?).
   const entries: Entry[] = [];
@@ -83,11 +88,44 @@ export function verifyAuditFiles(files: string[], options: VerifyOptions = {}): 
       const rec = parseRecord(line);
       const prevSeq = entries[entries.length - 1]?.rec.seq ?? -1;
       if (typeof rec === 'string') {
-        return fail(prevSeq + 1, 'malformed', `${file}:${i + 1}: ${rec}`, file);
+        return failed(keys, { seq: prevSeq + 1, kind: 'malformed', detail: `${file}:${i + 1}: ${rec}`, file });
       }
-      entries.push({ rec, file });
+      entries.push({ rec, label: file });
     }
   }
+
+  const result = verifyAuditEntries(entries, keys);
+  if (!result.ok || options.checkpoint === undefined) return result;
+
+  let cpRec: AuditRecord | string;
+  if (typeof options.checkpoint === 'string') {
+    try {
+      cpRec = parseRecord(readFileSync(options.checkpoint, 'utf8').trim());
+    } catch (err) {
+      cpRec = (err as Error).message;
+    }
+  } else cpRec = options.checkpoint;
+  const error = checkTrustedCheckpoint(entries, cpRec, keys);
+  if (!error) return result;
+  const { unprotected: _checkedLast, ...rest } = result;
+  return { ...rest, ok: false, error };
+}
+
+function failed(keys: Map<string, KeyObject> | undefined, error: Failure): VerifyResult {
+  return { ok: false, ranges: [], checkpointsVerified: 0, signaturesUnchecked: !keys, error };
+}
+
+/**
+ * The checking core: verifies an ordered list of records (one chain, or consecutive chains each starting with a
+ * genesis record) — hashes, seq / prev links, checkpoint statements and (with `keys`) their signatures.
+ * Does not know about a trusted latest checkpoint: see checkTrustedCheckpoint.
+ */
+export function verifyAuditEntries(entries: AuditEntry[], keys: Map<string, KeyObject> | undefined): VerifyResult {
+  const result: VerifyResult = { ok: false, ranges: [], checkpointsVerified: 0, signaturesUnchecked: !keys };
+  const fail = (seq: number, kind: TamperKind, detail: string, file?: string): VerifyResult => {
+    result.error = { seq, kind, detail, ...(file ? { file } : {}) };
+    return result;
+  };
   const allHashes = new Set(entries.map((e) => e.rec.hash));
 
   const prevSeen = new Map<string, number>(); // prev → seq of the record that used it
@@ -96,7 +134,7 @@ export function verifyAuditFiles(files: string[], options: VerifyOptions = {}): 
   let range: VerifiedRange | undefined;
 
   for (let i = 0; i < entries.length; i++) {
-    const { rec, file } = entries[i] as Entry;
+    const { rec, label: file } = entries[i] as Entry;
     if (computeRecordHash(rec) !== rec.hash) {
       return fail(rec.seq, 'modified', `record ${rec.seq} does not match its hash`, file);
     }
@@ -107,7 +145,7 @@ export function verifyAuditFiles(files: string[], options: VerifyOptions = {}): 
       }
       lastCheckpointSeq = -1;
     } else if (!last) {
-      // The files start mid-chain (older segments not given): verify from here.
+      // The records start mid-chain (older segments not given, or a trimmed stream): verify from here.
     } else {
       const err = classify(entries, i, last, prevSeen, allHashes);
       if (err) return fail(err.seq, err.kind, err.detail, file);
@@ -115,7 +153,10 @@ export function verifyAuditFiles(files: string[], options: VerifyOptions = {}): 
     }
     if (rec.kind === 'checkpoint') {
       const cp = rec.checkpoint;
-      if (!cp || !last || cp.seq !== last.seq || cp.hash !== last.hash || cp.hash !== rec.prev) {
+      // Starting mid-chain at a checkpoint record: the record it covers is not given, but its statement must
+      // still name the record's own predecessor (seq - 1, prev) and carry a valid signature.
+      const covers = last ? cp?.seq === last.seq && cp.hash === last.hash : cp?.seq === rec.seq - 1;
+      if (!cp || !covers || cp.hash !== rec.prev) {
         return fail(rec.seq, 'modified', 'checkpoint does not cover the record before it', file);
       }
       if (keys) {
@@ -137,43 +178,50 @@ export function verifyAuditFiles(files: string[], options: VerifyOptions = {}): 
     last = rec;
   }
 
-  if (options.checkpoint !== undefined) {
-    let cpRec: AuditRecord | string;
-    if (typeof options.checkpoint === 'string') {
-      try {
-        cpRec = parseRecord(readFileSync(options.checkpoint, 'utf8').trim());
-      } catch (err) {
-        cpRec = (err as Error).message;
-      }
-    } else cpRec = options.checkpoint;
-    if (typeof cpRec === 'string' || cpRec.kind !== 'checkpoint' || !cpRec.checkpoint) {
-      return fail(-1, 'malformed', `trusted checkpoint unreadable: ${typeof cpRec === 'string' ? cpRec : 'not a checkpoint'}`);
-    }
-    const cp = cpRec.checkpoint;
-    if (keys) {
-      const key = keys.get(cp.kid);
-      if (!key || !verifyEd25519(key, checkpointPayload(cpRec.chain, cp.seq, cp.hash), cp.sig)) {
-        return fail(cp.seq, 'bad_signature', 'trusted checkpoint file has a bad signature');
-      }
-    }
-    const sameChain = entries.filter((e) => e.rec.chain === cpRec.chain);
-    const lastSeq = sameChain[sameChain.length - 1]?.rec.seq ?? -1;
-    if (lastSeq < cpRec.seq) {
-      return fail(lastSeq + 1, 'truncated', `files end at seq ${lastSeq} but a signed checkpoint exists at seq ${cpRec.seq}`);
-    }
-    const covered = sameChain.find((e) => e.rec.seq === cp.seq);
-    const cpInFile = sameChain.find((e) => e.rec.seq === cpRec.seq);
-    if (!covered || covered.rec.hash !== cp.hash || !cpInFile || cpInFile.rec.hash !== cpRec.hash) {
-      return fail(cp.seq, 'modified', 'records differ from the trusted checkpoint');
-    }
-  }
-
   if (last && last.seq > lastCheckpointSeq) {
     const fromSeq = lastCheckpointSeq >= 0 ? lastCheckpointSeq + 1 : (entries[0]?.rec.seq ?? 0);
     result.unprotected = { chain: last.chain, fromSeq, toSeq: last.seq };
   }
   result.ok = true;
   return result;
+}
+
+/**
+ * Checks the records against a trusted latest checkpoint record (stored apart from them: the file sink's
+ * <prefix>.checkpoint.json, the Redis sink's checkpoint hash): its signature (with `keys`), that the records
+ * reach its seq ("truncated" otherwise), and that the records it names are the ones present ("modified").
+ * `names` words the messages (defaults: the file verifier's).
+ */
+export function checkTrustedCheckpoint(
+  entries: AuditEntry[],
+  cpRec: AuditRecord | string,
+  keys: Map<string, KeyObject> | undefined,
+  names: { source?: string; unreadable?: string; records?: string } = {},
+): Failure | undefined {
+  const what = names.source ?? 'trusted checkpoint file';
+  const where = names.records ?? 'files';
+  if (typeof cpRec === 'string' || cpRec.kind !== 'checkpoint' || !cpRec.checkpoint) {
+    const why = typeof cpRec === 'string' ? cpRec : 'not a checkpoint';
+    return { seq: -1, kind: 'malformed', detail: `${names.unreadable ?? 'trusted checkpoint'} unreadable: ${why}` };
+  }
+  const cp = cpRec.checkpoint;
+  if (keys) {
+    const key = keys.get(cp.kid);
+    if (!key || !verifyEd25519(key, checkpointPayload(cpRec.chain, cp.seq, cp.hash), cp.sig)) {
+      return { seq: cp.seq, kind: 'bad_signature', detail: `${what} has a bad signature` };
+    }
+  }
+  const sameChain = entries.filter((e) => e.rec.chain === cpRec.chain);
+  const lastSeq = sameChain[sameChain.length - 1]?.rec.seq ?? -1;
+  if (lastSeq < cpRec.seq) {
+    return { seq: lastSeq + 1, kind: 'truncated', detail: `${where} end at seq ${lastSeq} but a signed checkpoint exists at seq ${cpRec.seq}` };
+  }
+  const covered = sameChain.find((e) => e.rec.seq === cp.seq);
+  const cpInFile = sameChain.find((e) => e.rec.seq === cpRec.seq);
+  if (!covered || covered.rec.hash !== cp.hash || !cpInFile || cpInFile.rec.hash !== cpRec.hash) {
+    return { seq: cp.seq, kind: 'modified', detail: 'records differ from the trusted checkpoint' };
+  }
+  return undefined;
 }
 
 function classify(

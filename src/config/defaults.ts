@@ -51,6 +51,18 @@ export const RATE_LIMIT_DEFAULTS = {
 
 export const REDIS_DEFAULTS = { keyPrefix: 'tollgate:rl:', connectTimeoutMs: 1_000, commandTimeoutMs: 200 } as const;
 
+export const AUDIT_DEFAULTS = {
+  enabled: true,
+  sink: 'file',
+  file: { dir: 'audit', prefix: 'audit', fsyncIntervalMs: 100, maxBytes: 64 * 1024 * 1024 },
+  // The braces are a Redis Cluster hash tag: the stream and both hashes land in one slot, so the append script
+  // may touch all three (redis-sink.ts).
+  redisKeyPrefix: '{tollgate:audit}:', // = DEFAULT_REDIS_AUDIT_PREFIX (a test keeps them equal)
+  checkpoint: { every: 100, intervalMs: 10_000 },
+  onUnavailable: { low: 'fail_open', medium: 'fail_open', high: 'fail_closed' },
+  maxBufferedRecords: 10_000,
+} as const;
+
 export const LIMIT_KEYS = ['client', 'route', 'client_route', 'partner', 'ip'] as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

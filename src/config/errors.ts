@@ -57,13 +57,17 @@ export class ConfigError extends Error {
   /** The file the configuration came from, if any. */
   readonly filePath: string | undefined;
 
-  constructor(errors: readonly ConfigIssue[], filePath?: string) {
+  /** SHA-256 of the rejected YAML text, when there was text (for the audit record of a rejected reload). */
+  readonly sourceHash: string | undefined;
+
+  constructor(errors: readonly ConfigIssue[], filePath?: string, sourceHash?: string) {
     const n = errors.length;
     const lines = errors.map((e) => formatIssue(e, filePath));
     super(`Invalid gateway configuration (${n} ${n === 1 ? 'error' : 'errors'}):\n${lines.join('\n')}`);
     this.name = 'ConfigError';
     this.errors = errors;
     this.filePath = filePath;
+    this.sourceHash = sourceHash;
   }
 
   /** One line per problem, as `formatIssue` renders them. */

@@ -80,14 +80,15 @@ export function loadConfig(text: string, opts: LoadOptions = {}): GatewayConfig 
     secrets = semantic.secrets;
   }
 
-  if (raw.length > 0) throw new ConfigError(toIssues(raw, position), opts.filePath);
+  const sourceHash = createHash('sha256').update(text, 'utf8').digest('hex');
+  if (raw.length > 0) throw new ConfigError(toIssues(raw, position), opts.filePath, sourceHash);
 
   return normalize(data as GatewayYaml, {
     baseDir,
     secrets,
     routeLine: (index) => position({ path: ['routes', index], message: '' }).line,
     sourcePath: opts.filePath === undefined ? undefined : resolve(opts.filePath),
-    sourceHash: createHash('sha256').update(text, 'utf8').digest('hex'),
+    sourceHash,
   });
 }
 

@@ -4,6 +4,8 @@
  * paths against the configuration's directory, attaches resolved secrets and source lines.
  * Only ever called on valid data, so it does no checking of its own.
  */
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import {
   DEFAULT_ADMIN_HOST,
   DEFAULT_PUBLIC_HOST,
@@ -13,12 +15,15 @@ import {
   LOGGING_DEFAULTS,
   RATE_LIMIT_DEFAULTS,
   REDIS_DEFAULTS,
+  AUDIT_DEFAULTS,
   ROUTE_DEFAULTS,
   SERVER_DEFAULTS,
   UPSTREAM_DEFAULTS,
 } from './defaults.js';
-import { REDIS_PASSWORD_SECRET, resolveFile } from './semantic.js';
+import { AUDIT_REDIS_PASSWORD_SECRET, AUDIT_SIGNING_KEY_SECRET, REDIS_PASSWORD_SECRET, resolveFile } from './semantic.js';
 import type {
+  AuditConfig,
+  AuditOutageMode,
   GatewayConfig,
   IssuerConfig,
   ListenerConfig,
@@ -67,17 +72,30 @@ interface YamlRoute {
   rateLimits?: { policies?: string[]; quotas?: string[]; cost?: number };
 }
 type HostPort = { host: string; port: number };
+interface YamlRedis {
+  url?: string;
+  sentinel?: { name: string; nodes: HostPort[] };
+  cluster?: { nodes: HostPort[] };
+  password?: SecretRef;
+  keyPrefix?: string;
+  connectTimeoutMs?: number;
+  commandTimeoutMs?: number;
+}
+interface YamlAudit {
+  enabled?: boolean;
+  chainId?: string;
+  sink?: 'file' | 'redis';
+  file?: { dir?: string; prefix?: string; fsyncIntervalMs?: number; maxBytes?: number };
+  redis?: YamlRedis;
+  signingKey?: SecretRef;
+  publicKeysFile?: string;
+  checkpoint?: { every?: number; intervalMs?: number };
+  onUnavailable?: { low?: AuditOutageMode; medium?: AuditOutageMode; high?: AuditOutageMode };
+  maxBufferedRecords?: number;
+}
 interface YamlRateLimits {
   store?: 'memory' | 'redis';
-  redis?: {
-    url?: string;
-    sentinel?: { name: string; nodes: HostPort[] };
-    cluster?: { nodes: HostPort[] };
-    password?: SecretRef;
-    keyPrefix?: string;
-    connectTimeoutMs?: number;
-    commandTimeoutMs?: number;
-  };
+  redis?: YamlRedis;
   policies?: Record<string, { points: number; windowSeconds: number; blockSeconds?: number; key: LimitKey }>;
   quotas?: Record<string, { points: number; period: 'day' | 'month'; key: 'client' | 'partner' }>;
   defaults?: { policies?: string[]; quotas?: string[] };
@@ -106,6 +124,7 @@ export interface GatewayYaml {
   upstreams: Record<string, YamlUpstream>;
   routes: YamlRoute[];
   rateLimits?: YamlRateLimits;
+  audit?: YamlAudit;
 }
 
 export interface NormalizeContext {
@@ -229,6 +248,7 @@ export function normalize(y: GatewayYaml, ctx: NormalizeContext): GatewayConfig 
       issuer: (ih.issuer ?? IDENTITY_HEADER_DEFAULTS.issuer).toLowerCase(),
     },
     rateLimits,
+    audit: normalizeAudit(y.audit ?? {}, ctx),
     sourceHash: ctx.sourceHash,
   };
   if (ctx.sourcePath !== undefined) config.sourcePath = ctx.sourcePath;
@@ -256,19 +276,60 @@ function normalizeRateLimits(y: YamlRateLimits, ctx: NormalizeContext): RateLimi
     },
     trustedProxies: [...(y.trustedProxies ?? [])],
   };
-  if (y.redis !== undefined) {
-    const r = y.redis;
-    const redis: RedisConfig = {
-      keyPrefix: r.keyPrefix ?? REDIS_DEFAULTS.keyPrefix,
-      connectTimeoutMs: r.connectTimeoutMs ?? REDIS_DEFAULTS.connectTimeoutMs,
-      commandTimeoutMs: r.commandTimeoutMs ?? REDIS_DEFAULTS.commandTimeoutMs,
-    };
-    if (r.url !== undefined) redis.url = r.url;
-    if (r.sentinel !== undefined) redis.sentinel = { name: r.sentinel.name, nodes: r.sentinel.nodes.map((n) => ({ ...n })) };
-    if (r.cluster !== undefined) redis.cluster = { nodes: r.cluster.nodes.map((n) => ({ ...n })) };
-    const password = ctx.secrets.get(REDIS_PASSWORD_SECRET);
-    if (password !== undefined) redis.password = Buffer.from(password).toString('utf8');
-    out.redis = redis;
-  }
+  if (y.redis !== undefined) out.redis = normalizeRedis(y.redis, REDIS_DEFAULTS.keyPrefix, ctx.secrets.get(REDIS_PASSWORD_SECRET));
   return out;
+}
+
+function normalizeRedis(r: YamlRedis, keyPrefix: string, password: Uint8Array | undefined): RedisConfig {
+  const redis: RedisConfig = {
+    keyPrefix: r.keyPrefix ?? keyPrefix,
+    connectTimeoutMs: r.connectTimeoutMs ?? REDIS_DEFAULTS.connectTimeoutMs,
+    commandTimeoutMs: r.commandTimeoutMs ?? REDIS_DEFAULTS.commandTimeoutMs,
+  };
+  if (r.url !== undefined) redis.url = r.url;
+  if (r.sentinel !== undefined) redis.sentinel = { name: r.sentinel.name, nodes: r.sentinel.nodes.map((n) => ({ ...n })) };
+  if (r.cluster !== undefined) redis.cluster = { nodes: r.cluster.nodes.map((n) => ({ ...n })) };
+  if (password !== undefined) redis.password = Buffer.from(password).toString('utf8');
+  return redis;
+}
+
+function normalizeAudit(y: YamlAudit, ctx: NormalizeContext): AuditConfig {
+  const file = {
+    dir: resolveFile(ctx.baseDir, y.file?.dir ?? AUDIT_DEFAULTS.file.dir),
+    prefix: y.file?.prefix ?? AUDIT_DEFAULTS.file.prefix,
+    fsyncIntervalMs: y.file?.fsyncIntervalMs ?? AUDIT_DEFAULTS.file.fsyncIntervalMs,
+    maxBytes: y.file?.maxBytes ?? AUDIT_DEFAULTS.file.maxBytes,
+  };
+  const sink = y.sink ?? AUDIT_DEFAULTS.sink;
+  const out: AuditConfig = {
+    enabled: y.enabled ?? AUDIT_DEFAULTS.enabled,
+    chainId: y.chainId ?? defaultChainId(),
+    sink,
+    file,
+    checkpoint: {
+      every: y.checkpoint?.every ?? AUDIT_DEFAULTS.checkpoint.every,
+      intervalMs: y.checkpoint?.intervalMs ?? AUDIT_DEFAULTS.checkpoint.intervalMs,
+    },
+    onUnavailable: {
+      low: y.onUnavailable?.low ?? AUDIT_DEFAULTS.onUnavailable.low,
+      medium: y.onUnavailable?.medium ?? AUDIT_DEFAULTS.onUnavailable.medium,
+      high: 'fail_closed',
+    },
+    maxBufferedRecords: y.maxBufferedRecords ?? AUDIT_DEFAULTS.maxBufferedRecords,
+  };
+  if (y.redis !== undefined) out.redis = normalizeRedis(y.redis, AUDIT_DEFAULTS.redisKeyPrefix, ctx.secrets.get(AUDIT_REDIS_PASSWORD_SECRET));
+  if (y.signingKey !== undefined) {
+    out.signingKey = 'env' in y.signingKey ? { env: y.signingKey.env } : { file: resolveFile(ctx.baseDir, y.signingKey.file) };
+    const key = ctx.secrets.get(AUDIT_SIGNING_KEY_SECRET);
+    if (key !== undefined) out.resolvedSigningKey = key;
+  }
+  if (y.publicKeysFile !== undefined) out.publicKeysFile = resolveFile(ctx.baseDir, y.publicKeysFile);
+  else if (sink === 'file') out.publicKeysFile = join(file.dir, `${file.prefix}.jwks.json`);
+  return out;
+}
+
+/** The host name, made a valid chain id (it appears in every record and the Redis stream). */
+function defaultChainId(): string {
+  const name = hostname().replace(/[^A-Za-z0-9_.:-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  return name === '' ? 'tollgate' : name;
 }

@@ -25,6 +25,7 @@ import {
   NAME_PATTERN,
   RATE_LIMIT_DEFAULTS,
   REDIS_DEFAULTS,
+  AUDIT_DEFAULTS,
   RISK_TIERS,
   ROUTE_DEFAULTS,
   SERVER_DEFAULTS,
@@ -316,9 +317,9 @@ const hostPort = object('Node', 'A host and port.', {
   port: integer('Port', 'TCP port.', 1, 65535),
 }, ['host', 'port']);
 
-const redis = object(
+const redisSchema = (description: string, keyPrefix: string): JsonSchema => object(
   'Redis',
-  'The shared store for rate limits and quotas when several instances share the work (ioredis). Set exactly one of url, sentinel or cluster.',
+  `${description} Set exactly one of url, sentinel or cluster.`,
   {
     url: str('URL', 'redis:// or rediss:// URL of a standalone server, without a password (use `password`).', { pattern: '^rediss?://[^\\s]+$', errorMessage: 'must be a redis:// or rediss:// URL' }),
     sentinel: object('Sentinel', 'Redis Sentinel: the master name and the sentinels.', {
@@ -329,13 +330,15 @@ const redis = object(
       nodes: { ...text('Nodes', 'Cluster seed host/port pairs.'), type: 'array', minItems: 1, items: hostPort },
     }, ['nodes']),
     password: secretRef('Password', 'Redis password (AUTH).'),
-    keyPrefix: str('Key prefix', 'Prefix of every key tollgate writes.', { default: REDIS_DEFAULTS.keyPrefix, maxLength: 64 }),
+    keyPrefix: str('Key prefix', 'Prefix of every key tollgate writes.', { default: keyPrefix, maxLength: 64 }),
     connectTimeoutMs: ms('Connect timeout (ms)', 'Time allowed to connect.', REDIS_DEFAULTS.connectTimeoutMs),
     commandTimeoutMs: ms('Command timeout (ms)', 'A command slower than this counts as an outage for that request.', REDIS_DEFAULTS.commandTimeoutMs),
   },
   [],
   exactlyOne(['url', 'sentinel', 'cluster'], 'must set exactly one of url, sentinel or cluster'),
 );
+
+const redis = redisSchema('The shared store for rate limits and quotas when several instances share the work (ioredis).', REDIS_DEFAULTS.keyPrefix);
 
 const limitPolicy = object(
   'Rate-limit policy',
@@ -399,6 +402,37 @@ const rateLimits = object(
   },
 );
 
+const auditOutage = { ...text('Outage mode', 'fail_closed (503 before the upstream is called) or fail_open (forward; the record waits in memory).'), type: 'string', enum: ['fail_closed', 'fail_open'] };
+
+const audit = object(
+  'Audit trail',
+  'Hash-chained, signed audit records: one per gateway decision and per privileged operation (start, stop, reloads, key rotation).',
+  {
+    enabled: bool('Enabled', 'Write audit records.', AUDIT_DEFAULTS.enabled),
+    chainId: str('Chain id', "This instance's chain. Default: the host name. Two running instances must not share one.", { pattern: NAME_PATTERN, errorMessage: NAME_MESSAGE }),
+    sink: { ...text('Sink', 'file (append-only JSONL, default) or redis (one stream, a chain per instance).'), type: 'string', enum: ['file', 'redis'], default: AUDIT_DEFAULTS.sink },
+    file: object('File sink', 'Append-only JSONL segments.', {
+      dir: filePath('Directory', `Where the segments, the latest checkpoint and the public keys are written. Default ${AUDIT_DEFAULTS.file.dir}.`),
+      prefix: str('File prefix', 'Segment file name prefix.', { pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$', errorMessage: 'must be up to 32 letters, digits, "_" or "-"', default: AUDIT_DEFAULTS.file.prefix }),
+      fsyncIntervalMs: ms('fsync interval (ms)', 'fsync the segment this often; 0 = after every record (slowest, loses nothing on power loss).', AUDIT_DEFAULTS.file.fsyncIntervalMs, 0),
+      maxBytes: bytes('Segment size (bytes)', 'Start a new segment at this size.', AUDIT_DEFAULTS.file.maxBytes, 4096),
+    }),
+    redis: redisSchema('The Redis that holds the audit stream (sink: redis).', AUDIT_DEFAULTS.redisKeyPrefix),
+    signingKey: secretRef('Signing key', 'Ed25519 private key (PKCS#8 PEM) that signs checkpoints. Without it every start uses a fresh key.'),
+    publicKeysFile: filePath('Public keys file', 'JWKS file the checkpoint public keys are added to (for `tollgate audit verify --public-key`). Default: <file.dir>/<prefix>.jwks.json with the file sink.'),
+    checkpoint: object('Checkpoints', 'A signed checkpoint after `every` records or `intervalMs` with new records, whichever comes first.', {
+      every: integer('Every (records)', 'Records between checkpoints.', 1, 1_000_000, AUDIT_DEFAULTS.checkpoint.every),
+      intervalMs: ms('Interval (ms)', 'Longest time between checkpoints while records are written.', AUDIT_DEFAULTS.checkpoint.intervalMs, 100),
+    }),
+    onUnavailable: object('Sink outage', 'What routes do per risk tier while records cannot be stored. high always fails closed.', {
+      low: { ...auditOutage, default: AUDIT_DEFAULTS.onUnavailable.low },
+      medium: { ...auditOutage, default: AUDIT_DEFAULTS.onUnavailable.medium },
+      high: { ...auditOutage, const: 'fail_closed', default: 'fail_closed', errorMessage: 'must be fail_closed: no high-risk action goes unaudited' },
+    }),
+    maxBufferedRecords: integer('Buffer (records)', 'Records held in memory while the sink is down; beyond this they are dropped and counted.', 100, 10_000_000, AUDIT_DEFAULTS.maxBufferedRecords),
+  },
+);
+
 const route = object(
   'Route',
   'Maps matching requests to an upstream with an authentication requirement.',
@@ -430,5 +464,6 @@ export const gatewaySchema: JsonSchema = {
     upstreams: namedMap('Upstreams', 'Backend services by name.', upstream, { minProperties: 1 }),
     routes: { ...text('Routes', 'Routes, each with a unique id.'), type: 'array', minItems: 1, items: route },
     rateLimits,
+    audit,
   },
 };

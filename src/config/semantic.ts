@@ -5,6 +5,7 @@
  * reports everything), so every access is guarded; values of the wrong shape are skipped here
  * because the schema already reports them. Secrets are resolved here and returned, never logged.
  */
+import { createPrivateKey } from 'node:crypto';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
@@ -42,8 +43,10 @@ const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter(isStr) : 
 const entries = (v: unknown): [string, Obj][] =>
   isObj(v) ? Object.entries(v).filter((e): e is [string, Obj] => isObj(e[1])) : [];
 
-/** Key of the Redis password among the resolved secrets (issuer names cannot start with "#"). */
+/** Keys of non-issuer secrets among the resolved secrets (issuer names cannot start with "#"). */
 export const REDIS_PASSWORD_SECRET = '#redis';
+export const AUDIT_REDIS_PASSWORD_SECRET = '#audit-redis';
+export const AUDIT_SIGNING_KEY_SECRET = '#audit-key';
 
 export function resolveFile(baseDir: string, file: string): string {
   return isAbsolute(file) ? file : resolve(baseDir, file);
@@ -64,6 +67,11 @@ export function semanticCheck(data: unknown, ctx: SemanticContext): SemanticResu
   checkRoutes(data, ctx, add);
   const password = checkRateLimits(data, ctx, add);
   if (password !== undefined) secrets.set(REDIS_PASSWORD_SECRET, password);
+  if (isObj(data['audit'])) {
+    const audit = checkAudit(data['audit'], ctx, add);
+    if (audit.password !== undefined) secrets.set(AUDIT_REDIS_PASSWORD_SECRET, audit.password);
+    if (audit.signingKey !== undefined) secrets.set(AUDIT_SIGNING_KEY_SECRET, audit.signingKey);
+  }
   return { issues, secrets };
 }
 
@@ -317,19 +325,7 @@ function checkRateLimits(data: Obj, ctx: SemanticContext, add: Add): Uint8Array 
   });
   let password: Uint8Array | undefined;
   if (rl['store'] === 'redis' && !isObj(rl['redis'])) add([...base, 'store'], 'store is redis but rateLimits.redis is not set');
-  if (isObj(rl['redis'])) {
-    const r = rl['redis'];
-    if (isStr(r['url'])) {
-      try {
-        const u = new URL(r['url']);
-        if (u.password !== '' || u.username !== '') add([...base, 'redis', 'url'], 'must not contain credentials; use rateLimits.redis.password: { env: NAME }');
-        if (u.hostname === '') add([...base, 'redis', 'url'], 'must name a host');
-      } catch {
-        add([...base, 'redis', 'url'], 'is not a valid URL');
-      }
-    }
-    if (isObj(r['password'])) password = readSecret(r['password'], [...base, 'redis', 'password'], ctx, add);
-  }
+  if (isObj(rl['redis'])) password = checkRedis(rl['redis'], [...base, 'redis'], ctx, add);
   // routes: the limits they name exist, and public routes only count what they can know
   const routes = Array.isArray(data['routes']) ? data['routes'] : [];
   routes.forEach((route: unknown, i) => {
@@ -361,4 +357,56 @@ function isCidr(s: string): boolean {
   const v = isIP(ip);
   if (v === 0 || !/^\d{1,3}$/.test(bits)) return false;
   return Number(bits) <= (v === 4 ? 32 : 128);
+}
+
+/** A Redis section: the URL carries no credentials (they go in `password`, a secret reference) and names a host. */
+function checkRedis(r: Obj, base: PathSegment[], ctx: SemanticContext, add: Add): Uint8Array | undefined {
+  if (isStr(r['url'])) {
+    try {
+      const u = new URL(r['url']);
+      if (u.password !== '' || u.username !== '') add([...base, 'url'], `must not contain credentials; use ${toDotted(base)}.password: { env: NAME }`);
+      if (u.hostname === '') add([...base, 'url'], 'must name a host');
+    } catch {
+      add([...base, 'url'], 'is not a valid URL');
+    }
+  }
+  return isObj(r['password']) ? readSecret(r['password'], [...base, 'password'], ctx, add) : undefined;
+}
+
+/**
+ * audit: the Redis sink has its Redis; the signing key is an Ed25519 private key in PKCS#8 PEM (RFC 8410), read now
+ * so a wrong key stops the boot instead of the first checkpoint; the file sink's directory, if it exists, is one.
+ */
+function checkAudit(audit: Obj, ctx: SemanticContext, add: Add): { password?: Uint8Array; signingKey?: Uint8Array } {
+  const out: { password?: Uint8Array; signingKey?: Uint8Array } = {};
+  if (audit['enabled'] === false) return out;
+  if (audit['sink'] === 'redis' && !isObj(audit['redis'])) add(['audit', 'sink'], 'sink is redis but audit.redis is not set');
+  if (isObj(audit['redis'])) {
+    const password = checkRedis(audit['redis'], ['audit', 'redis'], ctx, add);
+    if (password !== undefined) out.password = password;
+  }
+  if (isObj(audit['signingKey'])) {
+    const path: PathSegment[] = ['audit', 'signingKey'];
+    const pem = readSecret(audit['signingKey'], path, ctx, add);
+    if (pem !== undefined) {
+      let ok = false;
+      try {
+        const key = createPrivateKey(Buffer.from(pem).toString('utf8'));
+        ok = key.asymmetricKeyType === 'ed25519';
+      } catch {
+        ok = false;
+      }
+      if (ok) out.signingKey = pem;
+      else add(path, 'is not an Ed25519 private key in PKCS#8 PEM (openssl genpkey -algorithm ed25519)');
+    }
+  }
+  const dir = isObj(audit['file']) && isStr(audit['file']['dir']) ? resolveFile(ctx.baseDir, audit['file']['dir']) : undefined;
+  if (dir !== undefined && (audit['sink'] ?? 'file') === 'file') {
+    try {
+      if (!statSync(dir).isDirectory()) add(['audit', 'file', 'dir'], `${dir} exists and is not a directory`);
+    } catch {
+      // Created at start.
+    }
+  }
+  return out;
 }

@@ -205,6 +205,44 @@ export interface RateLimitsConfig {
 }
 
 /** A route's limits: named policies and quotas (instead of the defaults) and the request's cost. */
+/** What a route of a tier does while audit records cannot be stored (disk full, Redis down). */
+export type AuditOutageMode = 'fail_closed' | 'fail_open';
+
+export interface AuditFileSinkConfig {
+  /** Directory of the JSONL segments. Absolute after load (relative to the config file). Default `audit`. */
+  dir: string;
+  /** File name prefix: `<prefix>.000001.jsonl`, `<prefix>.checkpoint.json`. Default `audit`. */
+  prefix: string;
+  /** fsync every this many ms; 0 = after every record. Default 100. */
+  fsyncIntervalMs: number;
+  /** Rotate to a new segment at this size. Default 64 MiB. */
+  maxBytes: number;
+}
+
+export interface AuditConfig {
+  /** Default true. */
+  enabled: boolean;
+  /** This instance's chain id. Default: the host name. Kept across restarts by continuing the stored chain. */
+  chainId: string;
+  /** Default `file`. */
+  sink: 'file' | 'redis';
+  file: AuditFileSinkConfig;
+  /** Required when sink is redis; `keyPrefix` defaults to `{tollgate:audit}:` (a hash tag: one cluster slot). */
+  redis?: RedisConfig;
+  /** Ed25519 private key (PKCS#8 PEM) by reference; without it a fresh key per start (logged as a warning). */
+  signingKey?: SecretRef;
+  /** Resolved at load from `signingKey`; never logged. */
+  resolvedSigningKey?: Uint8Array;
+  /** JWKS file the public checkpoint keys are added to. Absolute after load. Default `<file.dir>/<prefix>.jwks.json` (file sink). */
+  publicKeysFile?: string;
+  /** Signed checkpoint every this many records (default 100) or this many ms with new records (default 10000). */
+  checkpoint: { every: number; intervalMs: number };
+  /** Per risk tier. Default low/medium fail_open, high fail_closed (always). */
+  onUnavailable: Record<RiskTier, AuditOutageMode>;
+  /** Records held in memory while the sink cannot store them; past it records are dropped and counted. Default 10000. */
+  maxBufferedRecords: number;
+}
+
 export interface RouteRateLimitConfig {
   policies: string[];
   quotas: string[];
@@ -244,6 +282,7 @@ export interface GatewayConfig {
    */
   identityHeaders: { clientId: string; scopes: string; issuer: string };
   rateLimits: RateLimitsConfig;
+  audit: AuditConfig;
   /** Absolute path of the file this was loaded from, if any. */
   sourcePath?: string;
   /** SHA-256 of the YAML text, for reload logs and audit. */

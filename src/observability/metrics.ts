@@ -24,6 +24,20 @@ export interface GatewayMetrics {
   readonly rateLimitFallbacks: Counter<'tier'>;
   readonly rateLimitStoreState: Gauge;
   readonly quotaRemaining: Gauge<'quota' | 'partner'>;
+  /** Audit records appended, by kind (decision, start, config_reload, checkpoint, …). */
+  readonly auditRecords: Counter<'kind'>;
+  /** Failed store operations of the audit sink (a failed batch counts once). */
+  readonly auditSinkErrors: Counter;
+  /** Records that could not even be buffered (buffer full): the only way an audit record is lost, always counted. */
+  readonly auditDropped: Counter;
+  /** Requests refused with 503 because the audit sink was unhealthy, by risk tier. */
+  readonly auditRejections: Counter<'tier'>;
+  /** 1 while the audit sink stores records, 0 while it fails. */
+  readonly auditSinkUp: Gauge;
+  /** Records accepted but not yet stored. */
+  readonly auditPending: Gauge;
+  /** Read when /metrics is scraped (the audit trail sets these): nothing is updated per request. */
+  readonly auditProbe: { healthy: () => boolean; pending: () => number };
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -32,7 +46,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): GatewayM
   const registry = new Registry();
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'tollgate_process_' });
   const registers = [registry];
+  const auditProbe = { healthy: () => false, pending: () => 0 };
   return {
+    auditProbe,
     registry,
     requests: new HotCounter(
       'tollgate_requests_total',
@@ -116,6 +132,44 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): GatewayM
       help: 'Points left in the current calendar period of partner-keyed quotas, for partners named in the configuration.',
       labelNames: ['quota', 'partner'],
       registers,
+    }),
+    auditRecords: new Counter({
+      name: 'tollgate_audit_records_total',
+      help: 'Audit records appended to the chain, by kind.',
+      labelNames: ['kind'],
+      registers,
+    }),
+    auditSinkErrors: new Counter({
+      name: 'tollgate_audit_sink_errors_total',
+      help: 'Audit sink store operations (write, fsync, rotation, Redis append) that failed; the records stay buffered.',
+      registers,
+    }),
+    auditDropped: new Counter({
+      name: 'tollgate_audit_dropped_records_total',
+      help: 'Audit records lost because the buffer of unstored records was full.',
+      registers,
+    }),
+    auditRejections: new Counter({
+      name: 'tollgate_audit_rejections_total',
+      help: 'Requests refused (503) because the audit sink could not store records, by risk tier.',
+      labelNames: ['tier'],
+      registers,
+    }),
+    auditSinkUp: new Gauge({
+      name: 'tollgate_audit_sink_up',
+      help: '1 while the audit sink stores records, 0 while it fails (or auditing is disabled).',
+      registers,
+      collect() {
+        this.set(auditProbe.healthy() ? 1 : 0);
+      },
+    }),
+    auditPending: new Gauge({
+      name: 'tollgate_audit_pending_records',
+      help: 'Audit records accepted but not yet stored.',
+      registers,
+      collect() {
+        this.set(auditProbe.pending());
+      },
     }),
   };
 }

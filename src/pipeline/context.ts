@@ -26,6 +26,10 @@ export interface RequestContext {
   token: VerifiedToken | undefined;
   /** The tightest rate-limit state reported so far (the before- and after-auth stages report one header). */
   rateLimit: LimitState | undefined;
+  /** Index of the stage running (or that ended the request), for the audit record. */
+  stage: number;
+  /** Set by the forward stage when the request is handed to the upstream: the gateway allowed it. */
+  forwarded: boolean;
   /** Upstream timing and status, set by the forward stage. */
   upstreamStatus: number | undefined;
   upstreamMs: number | undefined;

@@ -22,6 +22,8 @@ export class Context implements RequestContext {
   params: Record<string, string> = {};
   token: VerifiedToken | undefined = undefined;
   rateLimit: LimitState | undefined = undefined;
+  stage = -1;
+  forwarded = false;
   upstreamStatus: number | undefined = undefined;
   upstreamMs: number | undefined = undefined;
   #root: Logger;

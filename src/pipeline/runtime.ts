@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AuditTrail } from '../audit/service.js';
 import type { GatewayConfig, IssuerConfig } from '../config/types.js';
 import { rateLimitMetrics, type GatewayMetrics } from '../observability/metrics.js';
 import { createHeaderRewriter } from '../proxy/headers.js';
@@ -7,6 +8,7 @@ import { createClientIpResolver } from '../ratelimit/client-ip.js';
 import { createRateLimitService } from '../ratelimit/service.js';
 import type { RateLimitService } from '../ratelimit/types.js';
 import { createRouter } from '../routing/router.js';
+import { createAuditGateStage } from '../stages/audit-gate.js';
 import { createForwardStage } from '../stages/forward.js';
 import { createClientLimitStage, createIpLimitStage } from '../stages/rate-limit.js';
 import { createRouteMatchStage } from '../stages/route-match.js';
@@ -45,6 +47,8 @@ export interface Runtime {
   readonly config: GatewayConfig;
   /** The request pipeline, in order. This list is the one place the order is defined. */
   readonly stages: readonly Stage[];
+  /** Stage names, index for index (the audit record names the stage that decided). */
+  readonly stageNames: readonly string[];
   readonly verifiers: ReadonlyMap<string, IssuerVerifier>;
   /** Verifiers with their use counts, for the next reload to carry over. */
   readonly shared: ReadonlyMap<string, Shared<IssuerVerifier>>;
@@ -61,6 +65,7 @@ export interface Runtime {
 export interface RuntimeDeps {
   logger: Logger;
   metrics: GatewayMetrics;
+  audit: AuditTrail;
   now?: () => number;
 }
 
@@ -102,20 +107,24 @@ export function buildRuntime(config: GatewayConfig, deps: RuntimeDeps, previous?
     })).entry;
   const clientIp = createClientIpResolver(config.rateLimits.trustedProxies);
 
-  const stages: Stage[] = [
-    createRouteMatchStage(createRouter(config.routes)),
+  const pipeline: Array<[name: string, stage: Stage]> = [
+    ['route', createRouteMatchStage(createRouter(config.routes))],
     // source-address limits run before token verification, so floods cannot spend CPU on signatures
-    createIpLimitStage(rateLimits.value, clientIp),
-    createAuthenticateStage(verifiers, { metrics: deps.metrics }),
-    createClientLimitStage(rateLimits.value, clientIp),
+    ['ip_limit', createIpLimitStage(rateLimits.value, clientIp)],
+    ['authenticate', createAuthenticateStage(verifiers, { metrics: deps.metrics })],
+    ['client_limit', createClientLimitStage(rateLimits.value, clientIp)],
     // Later stages slot in here, in this order: policy → high-risk checks.
-    createForwardStage(upstreams, createHeaderRewriter(config)),
+    ['audit_gate', createAuditGateStage(deps.audit, config.audit.onUnavailable, deps.metrics)],
+    ['forward', createForwardStage(upstreams, createHeaderRewriter(config))],
   ];
+  const stages = pipeline.map(([, stage]) => stage);
+  const stageNames = pipeline.map(([name]) => name);
 
   let closed = false;
   return {
     config,
     stages,
+    stageNames,
     verifiers,
     shared,
     rateLimits,

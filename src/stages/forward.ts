@@ -24,6 +24,7 @@ export function createForwardStage(upstreams: ReadonlyMap<string, UpstreamProxy>
     if (upstream === undefined) throw new GatewayError('internal_error', { reason: 'unknown_upstream' });
     headers.apply(ctx);
     ctx.req.url = ctx.query.length > 0 ? `${ctx.path}?${ctx.query}` : ctx.path;
+    ctx.forwarded = true;
     const result = await upstream.forward(ctx.req, ctx.res, route.maxBodyBytes);
     ctx.upstreamStatus = result.status;
     ctx.upstreamMs = result.upstreamMs;

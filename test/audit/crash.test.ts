@@ -1,10 +1,11 @@
 /**
  * kill -9 of a process that is appending audit records under load, then restart and a clean verify.
- * The audit module is compiled to plain JS with the project's tsc so a separate node process can run it.
+ * The child process runs the built audit module from dist/.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkpointFileName, listSegments, openAuditLog } from '../../src/audit/file-sink.js';
 import { verifyAuditFiles } from '../../src/audit/verify.js';
@@ -14,25 +15,15 @@ let root: string;
 let cleanup: () => void;
 beforeAll(() => {
   ({ dir: root, cleanup } = tempDir());
-  const srcDir = join(process.cwd(), 'src', 'audit');
-  const files = readdirSync(srcDir).filter((f) => f.endsWith('.ts')).map((f) => join(srcDir, f));
-  const res = spawnSync(
-    process.execPath,
-    [
-      join(process.cwd(), 'node_modules', 'typescript', 'bin', 'tsc'),
-      '--ignoreConfig', '--outDir', join(root, 'build'), '--rootDir', srcDir, '--module', 'nodenext',
-      '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--skipLibCheck', ...files,
-    ],
-    { encoding: 'utf8' },
-  );
-  if (res.status !== 0) throw new Error(`tsc failed: ${res.stdout}${res.stderr}`);
-  writeFileSync(join(root, 'build', 'package.json'), '{"type":"module"}\n');
 });
 afterAll(() => cleanup());
 
+// The child runs the built module (`npm test` builds first), as the gateway process would.
+const BUILD = pathToFileURL(join(process.cwd(), 'dist', 'audit')).href;
+
 const CHILD = `
-import { openAuditLog } from './build/file-sink.js';
-import { loadSigner } from './build/keys.js';
+import { openAuditLog } from '${BUILD}/file-sink.js';
+import { loadSigner } from '${BUILD}/keys.js';
 const [dir, keyFile] = process.argv.slice(2);
 const log = openAuditLog({ dir, chainId: 'inst-k', signer: loadSigner({ file: keyFile }), checkpointEvery: 50,
   fsync: { intervalMs: 100 }, maxBytes: 100000 });

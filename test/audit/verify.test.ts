@@ -7,7 +7,7 @@ import { checkpointFileName, segmentName } from '../../src/audit/file-sink.js';
 import { signEd25519 } from '../../src/audit/keys.js';
 import { buildRecord, checkpointPayload, computeRecordHash, type AuditRecord } from '../../src/audit/record.js';
 import { verifyAuditFiles } from '../../src/audit/verify.js';
-import { buildChain, jwksFor, newSigner, tempDir, writeJsonl } from './helpers.js';
+import { buildChain, jwksFor, newSigner, rehash, tempDir, writeJsonl } from './helpers.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -16,17 +16,6 @@ afterEach(() => cleanup());
 
 const signer = newSigner();
 
-/** Recompute hashes (and prev links) from index `from` on — what an attacker without the key can do. */
-function rehash(recs: AuditRecord[], from: number): AuditRecord[] {
-  const out = recs.map((r) => ({ ...r }));
-  for (let i = from; i < out.length; i++) {
-    const r = out[i]!;
-    if (i > 0) r.prev = out[i - 1]!.hash;
-    if (r.checkpoint) r.checkpoint = { ...r.checkpoint, seq: out[i - 1]!.seq, hash: out[i - 1]!.hash };
-    r.hash = computeRecordHash(r);
-  }
-  return out;
-}
 
 function verify(recs: AuditRecord[], extra: { checkpoint?: AuditRecord } = {}) {
   const file = join(dir, 'audit.000001.jsonl');

@@ -135,7 +135,7 @@ describe('unknown keys', () => {
     ].join('\n');
     const issues = issuesOf(text);
     expect(brief(issues)).toEqual([
-      '2:1 colour unknown key "colour"; allowed keys: version, server, logging, identityHeaders, issuers, upstreams, routes, rateLimits',
+      '2:1 colour unknown key "colour"; allowed keys: version, server, logging, identityHeaders, issuers, upstreams, routes, rateLimits, audit',
       '6:3 server.maxBodySize unknown key "maxBodySize"; allowed keys: public, admin, shutdownGraceMs, maxBodyBytes, maxHeaderBytes, trustForwardedHeaders, keepAliveTimeoutMs, requestTimeoutMs',
       '11:7 upstreams.orders.tls.ca unknown key "ca"; allowed keys: caFile, servername',
       '14:29 routes[0].match.method unknown key "method"; did you mean "methods"?',

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, loadConfigFile } from '../../src/config/load.js';
 import type { RateLimitsConfig } from '../../src/config/types.js';
@@ -166,6 +167,17 @@ describe('loadConfig: a valid configuration', () => {
           source: { line: 67 },
         },
       ],
+      // No audit section: the file sink in <config dir>/audit, chain id = host name, high tier fails closed.
+      audit: {
+        enabled: true,
+        chainId: hostname().replace(/[^A-Za-z0-9_.:-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64) || 'tollgate',
+        sink: 'file',
+        file: { dir: files.path('audit'), prefix: 'audit', fsyncIntervalMs: 100, maxBytes: 67_108_864 },
+        publicKeysFile: files.path('audit/audit.jwks.json'),
+        checkpoint: { every: 100, intervalMs: 10_000 },
+        onUnavailable: { low: 'fail_open', medium: 'fail_open', high: 'fail_closed' },
+        maxBufferedRecords: 10_000,
+      },
       sourcePath: files.path('gateway.yaml'),
     };
     const { issuers, sourceHash, ...rest } = config;

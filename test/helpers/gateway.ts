@@ -1,9 +1,10 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { listSegments } from '../../src/audit/file-sink.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics, type GatewayMetrics } from '../../src/observability/metrics.js';
 import { createGateway, type Gateway } from '../../src/server.js';
-import { logFilePath } from './run-artifacts.js';
+import { auditDirPath, logFilePath } from './run-artifacts.js';
 
 export interface TestGateway {
   gateway: Gateway;
@@ -11,6 +12,10 @@ export interface TestGateway {
   port: number;
   adminUrl: string;
   metrics: GatewayMetrics;
+  /** Where this gateway's audit records go (under the run folder, unless the YAML names its own). */
+  auditDir: string;
+  /** Audit records written so far (file sink in auditDir). */
+  auditRecords(): Array<Record<string, unknown>>;
   /** Parsed log lines written so far. */
   logs(): Array<Record<string, unknown>>;
   /** Raw log text written so far. */
@@ -25,11 +30,18 @@ export async function startGateway(
   yaml: string | (() => string),
   opts: { env?: NodeJS.ProcessEnv; baseDir?: string; now?: () => number } = {},
 ): Promise<TestGateway> {
-  const text = () => (typeof yaml === 'function' ? yaml() : yaml);
+  const id = ++counter;
+  // Every test gateway audits into the run folder (scripts/scan-test-logs.mjs scans those records for secrets),
+  // each in its own directory: the file sink allows one writer per directory.
+  const defaultAuditDir = auditDirPath(`gw${id}`);
+  const text = () => {
+    const t = typeof yaml === 'function' ? yaml() : yaml;
+    return /^audit:/m.test(t) ? t : `${t.endsWith('\n') ? t : `${t}\n`}audit:\n  file: { dir: ${JSON.stringify(defaultAuditDir)} }\n`;
+  };
   const load = () => loadConfig(text(), { env: opts.env ?? process.env, baseDir: opts.baseDir ?? process.cwd() });
   const config = load();
   const lines: string[] = [];
-  const file: WriteStream = createWriteStream(logFilePath(`gw${++counter}`));
+  const file: WriteStream = createWriteStream(logFilePath(`gw${id}`));
   const destination = {
     write(s: string) {
       lines.push(s);
@@ -51,6 +63,8 @@ export async function startGateway(
     port: Number(new URL(publicUrl).port),
     adminUrl,
     metrics,
+    auditDir: config.audit.file.dir,
+    auditRecords: () => readAuditRecords(config.audit.file.dir, config.audit.file.prefix),
     logs: () => lines.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
     logText: () => lines.join(''),
     async close() {
@@ -76,4 +90,14 @@ export function yamlConfig(parts: { issuers?: string; upstreams: string; routes:
     ...(parts.rateLimits !== undefined ? [`rateLimits:\n${parts.rateLimits}`] : []),
     '',
   ].join('\n');
+}
+
+/** Parsed records of every segment of a file-sink audit directory, in order. */
+export function readAuditRecords(dir: string, prefix = 'audit'): Array<Record<string, unknown>> {
+  return listSegments(dir, prefix).flatMap((f) =>
+    readFileSync(f, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>),
+  );
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
  * A real `redis-server` for a test, on a spare loopback port (never 6379: a shared Redis may listen there), with
  * no persistence (`--save '' --appendonly no`) in a temp dir. `stop()` kills it with SIGKILL (an outage, not a
  * shutdown); `restart()` starts a new, empty server on the same port; `close()` kills it and removes the dir.
+ * With `{ persist: true }` the server keeps an always-fsynced AOF in its dir, so `restart()` brings the data back.
  */
 export interface TestRedis {
   port: number;
@@ -54,8 +55,10 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-function spawnRedis(port: number, dir: string): { child: ChildProcess; exited: Promise<void>; output: () => string } {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+function spawnRedis(port: number, dir: string, persist = false): { child: ChildProcess; exited: Promise<void>; output: () => string } {
+  // persist: an AOF fsynced on every write, so a SIGKILL outage loses nothing and restart() reloads the data.
+  const aof = persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...aof, '--dir', dir], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
@@ -86,14 +89,15 @@ async function waitReady(port: number, proc: ReturnType<typeof spawnRedis>): Pro
   return false;
 }
 
-export async function startRedis(): Promise<TestRedis> {
+export async function startRedis(opts: { persist?: boolean } = {}): Promise<TestRedis> {
+  const persist = opts.persist === true;
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-redis-'));
   let port = 0;
   let proc: ReturnType<typeof spawnRedis> | undefined;
   // The free port may be taken between probe and bind: try a few.
   for (let i = 0; i < 5 && proc === undefined; i++) {
     port = await freePort();
-    const p = spawnRedis(port, dir);
+    const p = spawnRedis(port, dir, persist);
     if (await waitReady(port, p)) proc = p;
     else {
       p.child.kill('SIGKILL');
@@ -123,7 +127,7 @@ export async function startRedis(): Promise<TestRedis> {
     },
     async restart() {
       await stop();
-      const p = spawnRedis(port, dir);
+      const p = spawnRedis(port, dir, persist);
       if (!(await waitReady(port, p))) {
         p.child.kill('SIGKILL');
         await p.exited;

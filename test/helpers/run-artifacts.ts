@@ -19,3 +19,10 @@ export function registerSecret(secret: string): string {
   appendFileSync(SECRETS_FILE, `${JSON.stringify(secret)}\n`);
   return secret;
 }
+
+/** A fresh audit directory under the run folder (scanned for secrets after the run like the logs). */
+export function auditDirPath(name: string): string {
+  const dir = join(RUN_DIR, 'audit', `${process.pid}-${name}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
