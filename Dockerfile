@@ -7,7 +7,8 @@
 #     -v "$PWD/config:/etc/tollgate:ro" -e DEV_HS_SECRET=... tollgate:0.1.0
 #
 # The image expects the gateway YAML at /etc/tollgate/gateway.yaml (the Helm chart mounts a
-# ConfigMap there). The repo's config/ is copied to /app/config as examples only. Listeners must
+# ConfigMap there). The audit trail's file sink must write outside that (read-only) directory: set
+# `audit: { file: { dir: /var/lib/tollgate/audit } }` and mount a volume there (the chart does both). The repo's config/ is copied to /app/config as examples only. Listeners must
 # bind 0.0.0.0 in the YAML, not 127.0.0.1, or nothing outside the container can reach them.
 #
 # Base images are pinned by tag. For reproducible, tamper-evident builds pin by digest as well,
@@ -57,6 +58,8 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY config ./config
 COPY policy ./policy
+# The audit file sink's directory (config: audit.file.dir), writable by the gateway user only.
+RUN mkdir -p /var/lib/tollgate/audit && chown 10001:10001 /var/lib/tollgate/audit && chmod 0750 /var/lib/tollgate/audit
 
 USER 10001:10001
 

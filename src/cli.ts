@@ -48,11 +48,22 @@ async function start(argv: string[]): Promise<number> {
   const stdout = createBufferedStdout();
   const logger = createLogger({ level: config.logging.level, destination: stdout.stream });
   const metrics = createMetrics();
-  const gateway = await createGateway(config, {
-    logger,
-    metrics,
-    loadConfig: () => loadConfigFile(configPath, { env: process.env }),
-  });
+  let gateway;
+  try {
+    gateway = await createGateway(config, {
+      logger,
+      metrics,
+      loadConfig: () => loadConfigFile(configPath, { env: process.env }),
+    });
+  } catch (err) {
+    // e.g. the audit sink cannot be opened (a read-only directory, Redis unreachable, another process's lock):
+    // a gateway that cannot audit does not start.
+    logger.fatal({ event: 'start', err: { message: err instanceof Error ? err.message : String(err) } }, 'tollgate cannot start');
+    stdout.flush();
+    process.stderr.write(`tollgate cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+    await Promise.all(closers.map((c) => c()));
+    return 2;
+  }
   const { publicUrl, adminUrl } = await gateway.listen();
   logger.info({ event: 'start', publicUrl, adminUrl, config: configPath, routes: config.routes.length }, 'tollgate listening');
   if (values.dev === true) {

@@ -308,3 +308,37 @@ describe('back-pressure: the sink cannot store records', () => {
     expect(code, out).toBe(0);
   });
 });
+
+describe('a gateway that cannot audit does not start', () => {
+  it('exits 2 naming the problem when the audit directory cannot be created, or is held by another running gateway', async () => {
+    const { runCli, spawnGateway } = await import('../helpers/process.js');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const work = mkdtempSync(join(tmpdir(), 'tollgate-audit-start-'));
+    try {
+      const fileNotDir = join(work, 'plain-file');
+      writeFileSync(fileNotDir, 'x');
+      const bad = join(work, 'bad.yaml');
+      writeFileSync(bad, config(`audit:\n  file: { dir: ${JSON.stringify(join(fileNotDir, 'audit'))} }\n`));
+      const r = await runCli(['start', '--config', bad], { env });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/tollgate cannot start: .*ENOTDIR/);
+
+      // One writer per audit directory: a second gateway on the same directory is refused while the first runs.
+      const shared = join(work, 'shared.yaml');
+      writeFileSync(shared, config(`audit:\n  file: { dir: ${JSON.stringify(auditDirPath('e2e-lock'))} }\n`));
+      const first = await spawnGateway(['start', '--config', shared], { env });
+      try {
+        const second = await runCli(['start', '--config', shared], { env });
+        expect(second.code).toBe(2);
+        expect(second.stderr).toMatch(new RegExp(`audit directory .* is in use by process ${first.child.pid}`));
+        expect((await fetch(`${first.publicUrl}/orders/1`)).status).toBe(401);
+      } finally {
+        first.child.kill('SIGTERM');
+        await first.exited;
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
