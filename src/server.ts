@@ -180,7 +180,14 @@ export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): 
   adminApp.get('/readyz', async (_req, reply) => {
     const ready = !draining && current.ready();
     reply.code(ready ? 200 : 503);
-    return { status: ready ? 'ready' : 'not_ready', config: current.config.sourceHash.slice(0, 12), draining };
+    // The audit sink's state is reported, not made a readiness condition: with a shared Redis sink down, taking
+    // every instance out of rotation would also stop the tiers that are allowed to run unaudited.
+    return {
+      status: ready ? 'ready' : 'not_ready',
+      config: current.config.sourceHash.slice(0, 12),
+      draining,
+      audit: !audit.enabled ? 'disabled' : audit.healthy() ? 'ok' : 'failing',
+    };
   });
 
   const gateway: Gateway = {

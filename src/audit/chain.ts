@@ -94,11 +94,25 @@ export class AuditChain {
     this.timer = undefined;
   }
 
+  private lastMs = -1;
+  private lastTs = '';
+
+  /** RFC 3339 UTC time of now; records appended in the same millisecond share one formatted string. */
+  private timestamp(): string {
+    if (this.opts.now !== undefined) return this.opts.now().toISOString();
+    const ms = Date.now();
+    if (ms !== this.lastMs) {
+      this.lastMs = ms;
+      this.lastTs = new Date(ms).toISOString();
+    }
+    return this.lastTs;
+  }
+
   private push(kind: AuditKind, fields: AuditFields, checkpoint?: AuditRecord['checkpoint']): AuditRecord {
     const last = this.lastRecord;
     const rec = buildRecord({
       seq: last ? last.seq + 1 : 0,
-      ts: this.now().toISOString(),
+      ts: this.timestamp(),
       chain: this.chainId,
       kind,
       prev: last ? last.hash : GENESIS_PREV,

@@ -276,6 +276,9 @@ describe('back-pressure: the sink cannot store records', () => {
         expect((await call(gw, `/orders/${n++}`, auth)).status).toBe(200);
       }
       expect(await sinkUp()).toBe(false);
+      const ready = await fetch(`${gw.adminUrl}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ status: 'ready', audit: 'failing' });
 
       const high = await fetch(`${gw.url}/payments/1`, { method: 'POST', headers: { ...auth, 'x-request-id': 'req-during-outage' } });
       expect(high.status).toBe(503);
