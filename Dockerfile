@@ -32,6 +32,7 @@ RUN --mount=type=cache,target=/root/.npm \
     npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
+COPY scripts/build-policy-runtime.mjs ./scripts/
 RUN npm run build
 
 # ---- runtime ------------------------------------------------------------------------------

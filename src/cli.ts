@@ -10,14 +10,18 @@ import { createBufferedStdout, createLogger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { policyCommand } from './policy/cli.js';
 import { createGateway } from './server.js';
+import { requestHash } from './stages/policy.js';
 
 const USAGE = `usage:
   tollgate start [--config FILE] [--dev]   run the gateway (--dev also runs the demo upstream and dev token issuer)
   tollgate config check FILE               validate a configuration without starting
-  tollgate token [--scope S] [--client ID] [--secret S] [--url URL]
-                                           get a development access token (needs 'start --dev')
+  tollgate token [--scope S] [--client ID] [--secret S] [--url URL] [--approve "METHOD /path" [--body TEXT]]
+                                           get a development access token, or with --approve (approver clients)
+                                           an approval token for that request (needs 'start --dev')
   tollgate policy build <dir|files…> -e <entrypoint>… -o bundle.tar.gz [--v0-compatible] [--data file.json]
   tollgate policy eval <bundle> -e <entrypoint> --input file.json [--data file.json]
+  tollgate policy test [dir] [-v] [-r regex]
+                                           run the policy's Rego unit tests (test_* rules; default dir: policy)
   tollgate audit verify <files…|redis://…> [--public-key jwks.json] [--checkpoint file] [--prefix P]
                                            verify audit chains (files, or a Redis stream under key prefix P);
                                            names the first bad sequence number`;
@@ -100,10 +104,23 @@ async function token(argv: string[]): Promise<number> {
       client: { type: 'string', default: 'demo-client' },
       secret: { type: 'string', default: 'demo-secret' },
       url: { type: 'string', default: `http://${DEV.auth.host}:${DEV.auth.port}` },
+      approve: { type: 'string' },
+      body: { type: 'string' },
     },
   });
   const form = new URLSearchParams({ grant_type: 'client_credentials' });
   if (values.scope !== undefined) form.set('scope', values.scope);
+  if (values.approve !== undefined) {
+    // "METHOD /path?query": the approval is bound to that request and body (README, "Approvals").
+    const [method, target] = values.approve.split(' ', 2);
+    if (method === undefined || target === undefined) {
+      process.stderr.write('--approve wants "METHOD /path", e.g. --approve "POST /v1/tenants/acme/payments"\n');
+      return 2;
+    }
+    const q = target.indexOf('?');
+    const body = values.body !== undefined ? Buffer.from(values.body) : undefined;
+    form.set('req_hash', requestHash(method.toUpperCase(), q < 0 ? target : target.slice(0, q), q < 0 ? '' : target.slice(q + 1), body));
+  }
   const basic = Buffer.from(`${encodeURIComponent(values.client)}:${encodeURIComponent(values.secret)}`).toString('base64');
   let res: Response;
   try {

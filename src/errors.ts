@@ -20,6 +20,7 @@ export const ERRORS = {
   method_not_allowed: { status: 405, title: 'The method is not allowed.' },
   route_not_found: { status: 404, title: 'No route matches the request.' },
   payload_too_large: { status: 413, title: 'The request body is larger than this route accepts.' },
+  invalid_body: { status: 400, title: 'The request body is not acceptable JSON.' },
 
   // Bearer tokens (RFC 6750 §3.1)
   invalid_request: { status: 400, title: 'The authorization request is malformed.' },
@@ -36,6 +37,9 @@ export const ERRORS = {
   // Upstream (RFC 9110 §15.6)
   upstream_unavailable: { status: 502, title: 'The upstream service could not be reached.' },
   upstream_timeout: { status: 504, title: 'The upstream service did not answer in time.' },
+
+  // Policy (the route's Rego decision; default deny)
+  policy_denied: { status: 403, title: 'The policy does not allow this request.' },
 
   // Audit trail (no high-risk action goes unaudited)
   audit_unavailable: { status: 503, title: 'The audit trail cannot record requests right now; this route does not run unaudited.' },
@@ -60,10 +64,12 @@ export class GatewayError extends Error {
   readonly detail: string | undefined;
   readonly reason: string | undefined;
   readonly headers: Readonly<Record<string, string>> | undefined;
+  /** Reasons the client may see (a policy's public reasons), rendered as the problem's `reasons` member. */
+  readonly reasons: readonly string[] | undefined;
 
   constructor(
     code: ErrorCode,
-    opts: { detail?: string; reason?: string; headers?: Record<string, string>; cause?: unknown } = {},
+    opts: { detail?: string; reason?: string; headers?: Record<string, string>; cause?: unknown; reasons?: readonly string[] } = {},
   ) {
     super(ERRORS[code].title, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'GatewayError';
@@ -72,6 +78,7 @@ export class GatewayError extends Error {
     this.detail = opts.detail;
     this.reason = opts.reason;
     this.headers = opts.headers;
+    this.reasons = opts.reasons;
   }
 }
 
@@ -82,6 +89,8 @@ export interface ProblemBody {
   code: ErrorCode;
   detail?: string;
   instance?: string;
+  /** RFC 9457 §3.2 extension member: the public reasons of a policy denial. */
+  reasons?: readonly string[];
   request_id: string;
 }
 
@@ -95,5 +104,6 @@ export function toProblem(err: GatewayError, requestId: string): ProblemBody {
     request_id: requestId,
   };
   if (err.detail !== undefined) body.detail = err.detail;
+  if (err.reasons !== undefined && err.reasons.length > 0) body.reasons = err.reasons;
   return body;
 }

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -6,13 +7,14 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/types.js';
 import { GatewayError, toProblem } from './errors.js';
 import { createRequestRecorder, type GatewayMetrics } from './observability/metrics.js';
-import type { RequestContext, Stage } from './pipeline/context.js';
+import { riskOf, type RequestContext, type Stage } from './pipeline/context.js';
 import { Context } from './pipeline/request-context.js';
 import { sendProblem, toGatewayError } from './pipeline/respond.js';
 import { buildRuntime, type Runtime } from './pipeline/runtime.js';
 import { openAuditTrail, type AuditTrail } from './audit/service.js';
 import type { AuditFields } from './audit/record.js';
 import { ConfigError } from './config/errors.js';
+import { loadPolicyEngine, type PolicyEngine } from './policy/engine.js';
 
 /**
  * The gateway process: a public fastify instance that runs the pipeline, an admin instance
@@ -38,13 +40,19 @@ export interface ReloadResult {
 export interface Gateway {
   /** Listens on both ports; resolves with the bound addresses (port 0 in config = any free port). */
   listen(): Promise<{ publicUrl: string; adminUrl: string }>;
+  /** Loads the configuration (and its policy) again; on any failure keeps the active one. */
   reload(): Promise<ReloadResult>;
+  /** Loads the policy again with the active configuration (what a change in the policy directory triggers). */
+  reloadPolicy(): Promise<ReloadResult>;
   /** Stops accepting, lets in-flight requests finish within `server.shutdownGraceMs`, closes. */
   shutdown(): Promise<void>;
   readonly runtime: Runtime;
   readonly publicApp: FastifyInstance;
   readonly adminApp: FastifyInstance;
 }
+
+/** Quiet period after the last change in the policy directory before it is reloaded. */
+const POLICY_WATCH_QUIET_MS = 250;
 
 // A client-supplied request id is kept only if it is short and boring (no log injection).
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -72,7 +80,19 @@ export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): 
   const recordRequest = createRequestRecorder(metrics);
   const audit = deps.audit ?? (await openAuditTrail(initial.audit, { logger, metrics, startDetail: { config: initial.sourceHash } }));
   const runtimeDeps = { ...deps, audit };
-  let current = buildRuntime(initial, runtimeDeps);
+  let current: Runtime;
+  try {
+    const engine = initial.policy !== undefined ? await loadPolicyEngine(initial.policy) : undefined;
+    current = buildRuntime(initial, { ...runtimeDeps, ...(engine !== undefined ? { policy: engine } : {}) });
+    if (engine !== undefined) {
+      metrics.policyInfo.set({ revision: engine.revision.slice(0, 12) }, 1);
+      audit.record('policy_reload', { decision: 'allow', detail: { result: 'loaded', revision: engine.revision, source: engine.source, tests: engine.tests?.passed ?? null } });
+      logger.info({ event: 'policy', source: engine.source, revision: engine.revision.slice(0, 12), tests: engine.tests }, 'policy loaded');
+    }
+  } catch (err) {
+    await audit.close();
+    throw err;
+  }
   await current.start();
   metrics.configInfo.set({ hash: initial.sourceHash.slice(0, 12) }, 1);
   let draining = false;
@@ -190,6 +210,136 @@ export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): 
     };
   });
 
+  // Reloads (SIGHUP, a policy file change) run one at a time: each builds on the runtime the previous one left.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(job: () => Promise<T>): Promise<T> => {
+    const run = queue.then(job, job);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+
+  /** Swaps in a runtime built from a validated config and a loaded policy; the old one closes when idle. */
+  const swap = (rt: Runtime): void => {
+    const old = current;
+    current = rt;
+    if (old.inFlight === 0) old.close();
+    if (rt.policy !== undefined && rt.policy !== old.policy) {
+      metrics.policyInfo.reset();
+      metrics.policyInfo.set({ revision: rt.policy.revision.slice(0, 12) }, 1);
+    }
+    watchPolicy(rt.config);
+  };
+
+  /** Loads the policy of `config` for a reload; a failure is logged, counted and audited, and returns undefined. */
+  const loadPolicyFor = async (config: GatewayConfig, trigger: string): Promise<{ engine: PolicyEngine | undefined } | { error: string }> => {
+    if (config.policy === undefined) return { engine: undefined };
+    try {
+      const engine = await loadPolicyEngine(config.policy);
+      if (engine.revision !== current.policy?.revision) {
+        metrics.policyReloads.inc({ result: 'accepted' });
+        audit.record('policy_reload', {
+          decision: 'allow',
+          detail: { result: 'accepted', trigger, revision: engine.revision, previous: current.policy?.revision ?? null, source: engine.source, tests: engine.tests?.passed ?? null },
+        });
+        logger.info({ event: 'policy_reload', result: 'accepted', trigger, revision: engine.revision.slice(0, 12), tests: engine.tests }, 'policy reloaded');
+      }
+      return { engine };
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      metrics.policyReloads.inc({ result: 'rejected' });
+      // Compile errors and failing test names are about the policy's code, not request data: safe to log; the
+      // audit record keeps only the fact and the active revision.
+      logger.error({ event: 'policy_reload', result: 'rejected', trigger, errors: error }, 'policy rejected; keeping the active policy');
+      audit.record('policy_reload', {
+        decision: 'deny',
+        reasons: ['rejected'],
+        detail: { result: 'rejected', trigger, active: current.policy?.revision ?? null },
+      });
+      return { error };
+    }
+  };
+
+  const reloadConfig = async (): Promise<ReloadResult> => {
+    if (deps.loadConfig === undefined) return { ok: false, errors: 'no configuration source to reload from' };
+    let next: GatewayConfig;
+    try {
+      next = deps.loadConfig();
+      assertSameListeners(current.config, next);
+      const auditProblem = audit.reloadProblem(next.audit);
+      if (auditProblem !== undefined) throw new Error(auditProblem);
+    } catch (err) {
+      return rejectConfig(err);
+    }
+    const policy = await loadPolicyFor(next, 'config_reload');
+    if ('error' in policy) return rejectConfig(new Error(`policy: ${policy.error}`));
+    const rt = buildRuntime(next, { ...runtimeDeps, ...(policy.engine !== undefined ? { policy: policy.engine } : {}) }, current);
+    await rt.start();
+    audit.record('config_reload', { decision: 'allow', detail: { result: 'accepted', hash: next.sourceHash, previous: current.config.sourceHash } });
+    audit.applyReload(next.audit);
+    swap(rt);
+    logger.level = next.logging.level;
+    metrics.configReloads.inc({ result: 'accepted' });
+    metrics.configInfo.reset();
+    metrics.configInfo.set({ hash: next.sourceHash.slice(0, 12) }, 1);
+    logger.info({ event: 'config_reload', result: 'accepted', hash: next.sourceHash }, 'configuration reloaded');
+    return { ok: true, hash: next.sourceHash };
+  };
+
+  const rejectConfig = (err: unknown): ReloadResult => {
+    metrics.configReloads.inc({ result: 'rejected' });
+    const errors = err instanceof Error ? err.message : String(err);
+    logger.error({ event: 'config_reload', result: 'rejected', errors }, 'configuration reload rejected; keeping the active configuration');
+    // The audit record names what was rejected by its hash, never by its text (which could quote a value).
+    const hash = err instanceof ConfigError ? err.sourceHash : undefined;
+    audit.record('config_reload', {
+      decision: 'deny',
+      reasons: ['rejected'],
+      detail: { result: 'rejected', hash: hash ?? null, errors: err instanceof ConfigError ? err.errors.length : 1, active: current.config.sourceHash },
+    });
+    return { ok: false, errors };
+  };
+
+  /** A change in the policy directory: same configuration, new policy (if it compiles and its tests pass). */
+  const reloadPolicyOnly = async (): Promise<ReloadResult> => {
+    const config = current.config;
+    if (config.policy === undefined) return { ok: false, errors: 'no policy configured' };
+    const policy = await loadPolicyFor(config, 'policy_change');
+    if ('error' in policy) return { ok: false, errors: policy.error };
+    if (policy.engine === undefined || policy.engine.revision === current.policy?.revision) return { ok: true, hash: config.sourceHash };
+    const rt = buildRuntime(config, { ...runtimeDeps, policy: policy.engine }, current);
+    await rt.start();
+    swap(rt);
+    return { ok: true, hash: config.sourceHash };
+  };
+
+  // Watching the policy directory (policy.watch): a burst of file events (an editor's save, a git checkout) becomes
+  // one reload after a quiet period.
+  let watcher: FSWatcher | undefined;
+  let watchedDir: string | undefined;
+  let debounce: NodeJS.Timeout | undefined;
+  const watchPolicy = (config: GatewayConfig): void => {
+    const dir = config.policy?.watch === true ? config.policy.dir : undefined;
+    if (dir === watchedDir) return;
+    watcher?.close();
+    watcher = undefined;
+    watchedDir = dir;
+    if (dir === undefined || draining) return;
+    try {
+      watcher = watch(dir, { recursive: true }, () => {
+        if (debounce !== undefined) clearTimeout(debounce);
+        debounce = setTimeout(() => {
+          debounce = undefined;
+          if (!draining) void gateway.reloadPolicy();
+        }, POLICY_WATCH_QUIET_MS);
+        debounce.unref();
+      });
+      watcher.on('error', (err) => logger.warn({ event: 'policy_watch', err: { message: err.message } }, 'policy directory watch failed; reload with SIGHUP'));
+    } catch (err) {
+      logger.warn({ event: 'policy_watch', err: { message: (err as Error).message } }, 'cannot watch the policy directory; reload with SIGHUP');
+    }
+  };
+  watchPolicy(initial);
+
   const gateway: Gateway = {
     get runtime() {
       return current;
@@ -201,40 +351,11 @@ export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): 
       const adminUrl = await adminApp.listen({ host: server.admin.host, port: server.admin.port });
       return { publicUrl, adminUrl };
     },
-    async reload() {
-      if (deps.loadConfig === undefined) return { ok: false, errors: 'no configuration source to reload from' };
-      let next: GatewayConfig;
-      try {
-        next = deps.loadConfig();
-        assertSameListeners(current.config, next);
-        const auditProblem = audit.reloadProblem(next.audit);
-        if (auditProblem !== undefined) throw new Error(auditProblem);
-      } catch (err) {
-        metrics.configReloads.inc({ result: 'rejected' });
-        const errors = err instanceof Error ? err.message : String(err);
-        logger.error({ event: 'config_reload', result: 'rejected', errors }, 'configuration reload rejected; keeping the active configuration');
-        // The audit record names what was rejected by its hash, never by its text (which could quote a value).
-        const hash = err instanceof ConfigError ? err.sourceHash : undefined;
-        audit.record('config_reload', {
-          decision: 'deny',
-          reasons: ['rejected'],
-          detail: { result: 'rejected', hash: hash ?? null, errors: err instanceof ConfigError ? err.errors.length : 1, active: current.config.sourceHash },
-        });
-        return { ok: false, errors };
-      }
-      const rt = buildRuntime(next, runtimeDeps, current);
-      await rt.start();
-      audit.record('config_reload', { decision: 'allow', detail: { result: 'accepted', hash: next.sourceHash, previous: current.config.sourceHash } });
-      audit.applyReload(next.audit);
-      const old = current;
-      current = rt;
-      logger.level = next.logging.level;
-      if (old.inFlight === 0) old.close();
-      metrics.configReloads.inc({ result: 'accepted' });
-      metrics.configInfo.reset();
-      metrics.configInfo.set({ hash: next.sourceHash.slice(0, 12) }, 1);
-      logger.info({ event: 'config_reload', result: 'accepted', hash: next.sourceHash }, 'configuration reloaded');
-      return { ok: true, hash: next.sourceHash };
+    reload() {
+      return serial(reloadConfig);
+    },
+    reloadPolicy() {
+      return serial(reloadPolicyOnly);
     },
     async shutdown() {
       if (draining) return;
@@ -248,6 +369,9 @@ export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): 
       await publicApp.close();
       clearTimeout(deadline);
       await adminApp.close();
+      watcher?.close();
+      if (debounce !== undefined) clearTimeout(debounce);
+      await queue;
       current.close();
       await audit.close();
       logger.info({ event: 'shutdown' }, 'stopped');
@@ -288,7 +412,7 @@ function decisionRecord(rt: Runtime, ctx: RequestContext, err: GatewayError | un
   else if (ctx.req.url !== undefined) fields.path = ctx.req.url.slice(0, AUDIT_PATH_MAX);
   if (route !== undefined) {
     fields.routeId = route.id;
-    fields.riskTier = route.risk;
+    fields.riskTier = riskOf(ctx);
     if (route.auth !== false && route.auth.scopes.length > 0) fields.scopes = route.auth.scopes;
   }
   if (token !== undefined) {
@@ -296,9 +420,13 @@ function decisionRecord(rt: Runtime, ctx: RequestContext, err: GatewayError | un
     const partner = rt.rateLimits.value.partnerOf(token.clientId, token.claims as Record<string, unknown>);
     if (partner !== undefined) fields.partner = partner;
   }
+  const policy = ctx.policy;
+  if (policy !== undefined) fields.policyDecisionId = policy.id;
   if (err !== undefined) {
     fields.stage = rt.stageNames[ctx.stage] ?? 'gateway';
-    fields.reasons = err.reason !== undefined && err.reason !== err.code ? [err.code, err.reason] : [err.code];
+    // A policy denial is audited with every reason the policy gave, public or not.
+    if (err.code === 'policy_denied' && policy !== undefined) fields.reasons = [err.code, ...policy.reasons];
+    else fields.reasons = err.reason !== undefined && err.reason !== err.code ? [err.code, err.reason] : [err.code];
   } else if (status === 499) {
     fields.reasons = ['client_closed'];
   }

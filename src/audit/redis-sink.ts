@@ -51,10 +51,10 @@
  * the verifier accepts (like deleted old file segments). Remove the `head` / `checkpoint` fields of chains that
  * are trimmed away completely, or the verifier reports them truncated.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { AuditChainOptions } from './chain.js';
 import { startAuditChain, type AuditLog } from './log.js';
-import { GENESIS_PREV, parseRecord, type AuditRecord } from './record.js';
+import { GENESIS_PREV, parseRecord, recordLine, type AuditRecord } from './record.js';
 import { AuditBackpressureError, type AuditSink, type RecoveryInfo } from './sink.js';
 import type { Cluster, Redis } from 'ioredis';
 
@@ -71,6 +71,11 @@ const MAX_BATCH = 1000;
 
 export function redisAuditKeys(prefix: string = DEFAULT_REDIS_AUDIT_PREFIX): { stream: string; head: string; checkpoint: string } {
   return { stream: `${prefix}stream`, head: `${prefix}head`, checkpoint: `${prefix}checkpoint` };
+}
+
+/** The owner lease of one chain (same hash tag as the other keys, so the append script may read it). */
+export function redisAuditOwnerKey(prefix: string, chainId: string): string {
+  return `${prefix}owner:${chainId}`;
 }
 
 /** True when every key `prefix + suffix` (suffix without braces) hashes to the slot of the prefix's hash tag. */
@@ -92,14 +97,17 @@ export class AuditStoreConflictError extends Error {
   }
 }
 
-// KEYS: stream, head, checkpoint. ARGV: chain id, first record's prev, 1-based index of the batch's latest
-// checkpoint record (0: none), then per record: seq, hash, JSON.
-// Returns {'ok', appended, skipped} or {'conflict', stored head JSON or ''}.
+// KEYS: stream, head, checkpoint, owner. ARGV: chain id, first record's prev, 1-based index of the batch's latest
+// checkpoint record (0: none), owner token, lease ms, then per record: seq, hash, JSON.
+// Returns {'ok', appended, skipped}, {'conflict', stored head JSON or ''} or {'not_owner', owner token}.
 const APPEND_SCRIPT = `
 local chain = ARGV[1]
 local firstPrev = ARGV[2]
 local cpIndex = tonumber(ARGV[3])
-local n = (#ARGV - 3) / 3
+local owner = redis.call('GET', KEYS[4])
+if owner and owner ~= ARGV[4] then return {'not_owner', owner} end
+if not owner then redis.call('SET', KEYS[4], ARGV[4], 'PX', ARGV[5]) end
+local n = (#ARGV - 5) / 3
 local head = redis.call('HGET', KEYS[2], chain)
 local start = 1
 if head then
@@ -108,7 +116,7 @@ if head then
   if rec.hash ~= firstPrev then
     start = 0
     for i = 1, n do
-      if ARGV[3 + 3 * i - 1] == rec.hash then start = i + 1 break end
+      if ARGV[5 + 3 * i - 1] == rec.hash then start = i + 1 break end
     end
     if start == 0 then return {'conflict', head} end
   end
@@ -116,13 +124,27 @@ elseif firstPrev ~= '${GENESIS_PREV}' then
   return {'conflict', ''}
 end
 for i = start, n do
-  redis.call('XADD', KEYS[1], '*', 'chain', chain, 'seq', ARGV[3 + 3 * i - 2], 'rec', ARGV[3 + 3 * i])
+  redis.call('XADD', KEYS[1], '*', 'chain', chain, 'seq', ARGV[5 + 3 * i - 2], 'rec', ARGV[5 + 3 * i])
 end
-if start <= n then redis.call('HSET', KEYS[2], chain, ARGV[3 + 3 * n]) end
-if cpIndex >= start and cpIndex > 0 then redis.call('HSET', KEYS[3], chain, ARGV[3 + 3 * cpIndex]) end
+if start <= n then redis.call('HSET', KEYS[2], chain, ARGV[5 + 3 * n]) end
+if cpIndex >= start and cpIndex > 0 then redis.call('HSET', KEYS[3], chain, ARGV[5 + 3 * cpIndex]) end
 return {'ok', n - start + 1, start - 1}
 `;
 const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
+
+// The chain's owner lease. KEYS: owner. ARGV: token, lease ms. Take it when free, renew it when ours.
+// Returns 1 (held by us now) or the other owner's token.
+const LEASE_SCRIPT = `
+local owner = redis.call('GET', KEYS[1])
+if owner and owner ~= ARGV[1] then return owner end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`;
+// KEYS: owner. ARGV: token. Releases the lease if it is ours.
+const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
 
 interface Buffered {
   rec: AuditRecord;
@@ -145,6 +167,12 @@ export interface RedisSinkOptions {
   openTimeoutMs?: number;
   /** How long close() keeps trying to store what is buffered (default 2000). */
   closeTimeoutMs?: number;
+  /**
+   * The chain's owner lease (default 10000 ms), renewed every third of it. Opening waits up to one lease for a
+   * lease left by a crashed owner to expire, and refuses when a live instance holds it (two instances with one
+   * chain id).
+   */
+  leaseMs?: number;
   onError?: (err: Error) => void;
 }
 
@@ -172,13 +200,21 @@ export class AuditRedisSink implements AuditSink {
   private lastFailureAt = 0;
   private lastStored: AuditRecord | undefined;
   private closed = false;
+  private readonly ownerKey: string;
+  private readonly token: string;
+  private readonly leaseMs: number;
+  private leaseTimer: NodeJS.Timeout | undefined;
 
   /** Use openRedisAuditSink (it reads the head first). */
   private constructor(
     private readonly opts: RedisSinkOptions,
     prefix: string,
     head: AuditRecord | undefined,
+    token: string,
   ) {
+    this.token = token;
+    this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+    this.ownerKey = redisAuditOwnerKey(prefix, opts.chainId);
     this.client = opts.client;
     this.chainId = opts.chainId;
     this.prefix = prefix;
@@ -188,6 +224,32 @@ export class AuditRedisSink implements AuditSink {
     this.maxBuffered = opts.maxBufferedRecords ?? 10_000;
     this.retryMs = opts.retryIntervalMs ?? 1000;
     this.closeMs = opts.closeTimeoutMs ?? 2000;
+    this.leaseTimer = setInterval(() => void this.renewLease(), Math.max(100, Math.floor(this.leaseMs / 3)));
+    this.leaseTimer.unref();
+  }
+
+  /** Renews the owner lease; another owner means another instance writes this chain: stop (a fork). */
+  private async renewLease(): Promise<void> {
+    if (this.closed || this.conflictErr !== undefined) return;
+    let r: unknown;
+    try {
+      r = await this.client.eval(LEASE_SCRIPT, 1, this.ownerKey, this.token, String(this.leaseMs));
+    } catch {
+      return; // an outage: the appends notice and report it
+    }
+    if (r !== 1) this.stopNotOwner();
+  }
+
+  private stopNotOwner(): void {
+    if (this.conflictErr !== undefined) return;
+    const err = new AuditStoreConflictError(
+      'fork',
+      `audit chain fork: another instance holds chain "${this.chainId}" (its lease ${this.ownerKey} expired while this instance could not reach Redis, and was taken); this instance stopped writing`,
+    );
+    this.conflictErr = err;
+    this.ok = false;
+    this.stats.errors++;
+    this.opts.onError?.(err);
   }
 
   /** @internal */
@@ -198,11 +260,19 @@ export class AuditRedisSink implements AuditSink {
       throw new Error(`audit redis sink: prefix "${prefix}" needs a hash tag such as {tollgate:audit} on Redis Cluster (the append script uses three keys, which must share one slot)`);
     }
     const keys = redisAuditKeys(prefix);
-    let json: string | null;
     try {
       await whenReady(opts.client, opts.openTimeoutMs ?? 5000);
+    } catch (err) {
+      throw new Error(`audit redis sink: cannot read the chain head from Redis (${(err as Error).message})`, { cause: err });
+    }
+    // The lease first, then the head: a previous owner that was still closing has stored its last records by then.
+    const token = randomUUID();
+    await acquireLease(opts.client, redisAuditOwnerKey(prefix, opts.chainId), token, opts.leaseMs ?? DEFAULT_LEASE_MS, opts.chainId);
+    let json: string | null;
+    try {
       json = await opts.client.hget(keys.head, opts.chainId);
     } catch (err) {
+      await opts.client.eval(RELEASE_SCRIPT, 1, redisAuditOwnerKey(prefix, opts.chainId), token).catch(() => undefined);
       throw new Error(`audit redis sink: cannot read the chain head from Redis (${(err as Error).message})`, { cause: err });
     }
     let head: AuditRecord | undefined;
@@ -216,11 +286,15 @@ export class AuditRedisSink implements AuditSink {
       }
       head = rec;
     }
-    return new AuditRedisSink(opts, prefix, head);
+    return new AuditRedisSink(opts, prefix, head, token);
   }
 
+  /**
+   * Also false while the client is not connected: the gate must refuse high-risk requests as soon as Redis is
+   * gone, not only after a store has failed (the next record could otherwise be the first one lost).
+   */
   healthy(): boolean {
-    return this.ok && this.conflictErr === undefined;
+    return this.ok && this.conflictErr === undefined && this.client.status === 'ready';
   }
 
   /** Set once the sink stopped for good (fork or lost store state). */
@@ -240,7 +314,7 @@ export class AuditRedisSink implements AuditSink {
     if (this.buffer.length >= this.maxBuffered) {
       throw new AuditBackpressureError(`audit sink has ${this.buffer.length} unstored records`);
     }
-    this.buffer.push({ rec: record, json: JSON.stringify(record), checkpoint: false });
+    this.buffer.push({ rec: record, json: recordLine(record), checkpoint: false });
     this.schedule();
   }
 
@@ -294,6 +368,13 @@ export class AuditRedisSink implements AuditSink {
       clearTimeout(timer);
       if (!stored && this.buffer.length > 0) await sleep(Math.min(100, Math.max(0, deadline - Date.now())));
     }
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    this.leaseTimer = undefined;
+    // Released only when everything is stored: otherwise the next owner would continue a chain whose tail is
+    // still in this process (its lease then expires on its own).
+    if (this.buffer.length === 0 && this.conflictErr === undefined) {
+      await this.client.eval(RELEASE_SCRIPT, 1, this.ownerKey, this.token).catch(() => undefined);
+    }
     return this.buffer.length === 0 && this.conflictErr === undefined;
   }
 
@@ -312,7 +393,7 @@ export class AuditRedisSink implements AuditSink {
     while (this.buffer.length > 0 && this.conflictErr === undefined) {
       const batch = this.buffer.slice(0, MAX_BATCH);
       let cpIndex = 0;
-      const args: string[] = [this.chainId, (batch[0] as Buffered).rec.prev, ''];
+      const args: string[] = [this.chainId, (batch[0] as Buffered).rec.prev, '', this.token, String(this.leaseMs)];
       batch.forEach((b, i) => {
         if (b.checkpoint) cpIndex = i + 1;
         args.push(String(b.rec.seq), b.rec.hash, b.json);
@@ -326,6 +407,10 @@ export class AuditRedisSink implements AuditSink {
         return false;
       }
       const r = reply as [string, number | string];
+      if (Array.isArray(r) && r[0] === 'not_owner') {
+        this.stopNotOwner();
+        return false;
+      }
       if (!Array.isArray(r) || r[0] !== 'ok') {
         this.stopFor(batch, typeof r?.[1] === 'string' ? r[1] : '');
         return false;
@@ -346,11 +431,11 @@ export class AuditRedisSink implements AuditSink {
   private async evalAppend(args: string[]): Promise<unknown> {
     const { stream, head, checkpoint } = this.keys;
     try {
-      return await this.client.evalsha(APPEND_SHA, 3, stream, head, checkpoint, ...args);
+      return await this.client.evalsha(APPEND_SHA, 4, stream, head, checkpoint, this.ownerKey, ...args);
     } catch (err) {
       // NOSCRIPT: first call on this server (or it restarted): send the script itself.
       if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      return this.client.eval(APPEND_SCRIPT, 3, stream, head, checkpoint, ...args);
+      return this.client.eval(APPEND_SCRIPT, 4, stream, head, checkpoint, this.ownerKey, ...args);
     }
   }
 
@@ -408,6 +493,31 @@ export class AuditRedisSink implements AuditSink {
       }, this.retryMs);
       this.retryTimer.unref();
     }
+  }
+}
+
+const DEFAULT_LEASE_MS = 10_000;
+
+/**
+ * Takes the chain's owner lease, waiting up to one lease period for a lease left by a crashed owner to expire.
+ * A lease still held after that is renewed by a live instance: two instances were given one chain id.
+ */
+async function acquireLease(client: RedisClient, key: string, token: string, leaseMs: number, chainId: string): Promise<void> {
+  const deadline = Date.now() + leaseMs + 500;
+  for (;;) {
+    let r: unknown;
+    try {
+      r = await client.eval(LEASE_SCRIPT, 1, key, token, String(leaseMs));
+    } catch (err) {
+      throw new Error(`audit redis sink: cannot take the lease of chain "${chainId}" (${(err as Error).message})`, { cause: err });
+    }
+    if (r === 1) return;
+    if (Date.now() >= deadline) {
+      throw new Error(
+        `audit redis sink: chain "${chainId}" is in use by another running instance (lease ${key} is renewed); give each instance its own audit.chainId`,
+      );
+    }
+    await sleep(Math.min(250, Math.max(50, Math.floor(leaseMs / 10))));
   }
 }
 

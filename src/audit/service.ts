@@ -119,6 +119,7 @@ async function openSink(config: AuditConfig, onError: (err: Error) => void): Pro
       prefix: redisConfig.keyPrefix,
       chainId: config.chainId,
       maxBufferedRecords: config.maxBufferedRecords,
+      leaseMs: config.chainLeaseMs,
       onError,
     });
     return { sink, release: async () => void (await client.quit().catch(() => client.disconnect())) };

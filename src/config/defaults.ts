@@ -61,6 +61,23 @@ export const AUDIT_DEFAULTS = {
   checkpoint: { every: 100, intervalMs: 10_000 },
   onUnavailable: { low: 'fail_open', medium: 'fail_open', high: 'fail_closed' },
   maxBufferedRecords: 10_000,
+  chainLeaseMs: 10_000,
+} as const;
+
+export const POLICY_DEFAULTS = {
+  entrypoint: 'tollgate/decision',
+  watch: true,
+  runTests: true,
+  timeoutMs: 50,
+  approvalHeader: 'approval-token',
+  maxApprovalTokens: 5,
+} as const;
+
+/** Medium: a token at most an hour old; high: five minutes (a stolen token is useless sooner where it matters). */
+export const RISK_TIER_DEFAULTS = {
+  low: {},
+  medium: { maxTokenAgeSec: 3600 },
+  high: { maxTokenAgeSec: 300 },
 } as const;
 
 export const LIMIT_KEYS = ['client', 'route', 'client_route', 'partner', 'ip'] as const;

@@ -16,6 +16,8 @@ import {
   RATE_LIMIT_DEFAULTS,
   REDIS_DEFAULTS,
   AUDIT_DEFAULTS,
+  POLICY_DEFAULTS,
+  RISK_TIER_DEFAULTS,
   ROUTE_DEFAULTS,
   SERVER_DEFAULTS,
   UPSTREAM_DEFAULTS,
@@ -25,6 +27,7 @@ import type {
   AuditConfig,
   AuditOutageMode,
   GatewayConfig,
+  PolicyConfig,
   IssuerConfig,
   ListenerConfig,
   LimitKey,
@@ -70,6 +73,7 @@ interface YamlRoute {
   forwardAuthorization?: boolean;
   maxBodyBytes?: number;
   rateLimits?: { policies?: string[]; quotas?: string[]; cost?: number };
+  policy?: { body?: { maxBytes: number } };
 }
 type HostPort = { host: string; port: number };
 interface YamlRedis {
@@ -92,6 +96,7 @@ interface YamlAudit {
   checkpoint?: { every?: number; intervalMs?: number };
   onUnavailable?: { low?: AuditOutageMode; medium?: AuditOutageMode; high?: AuditOutageMode };
   maxBufferedRecords?: number;
+  chainLeaseMs?: number;
 }
 interface YamlRateLimits {
   store?: 'memory' | 'redis';
@@ -125,6 +130,18 @@ export interface GatewayYaml {
   routes: YamlRoute[];
   rateLimits?: YamlRateLimits;
   audit?: YamlAudit;
+  policy?: {
+    dir?: string;
+    bundle?: string;
+    entrypoint?: string;
+    watch?: boolean;
+    runTests?: boolean;
+    timeoutMs?: number;
+    headers?: string[];
+    obligationHeaders?: string[];
+    approvals?: { issuer: string; header?: string; maxTokens?: number };
+  };
+  riskTiers?: Partial<Record<RiskTier, { maxTokenAgeSec?: number }>>;
 }
 
 export interface NormalizeContext {
@@ -228,6 +245,7 @@ export function normalize(y: GatewayYaml, ctx: NormalizeContext): GatewayConfig 
         quotas: [...(r.rateLimits?.quotas ?? (r.auth === false ? [] : rateLimits.defaults.quotas))],
         cost: r.rateLimits?.cost ?? RATE_LIMIT_DEFAULTS.cost,
       },
+      policy: r.policy?.body !== undefined ? { body: { maxBytes: r.policy.body.maxBytes } } : {},
     };
     const line = ctx.routeLine(index);
     if (line !== undefined) route.source = { line };
@@ -249,8 +267,34 @@ export function normalize(y: GatewayYaml, ctx: NormalizeContext): GatewayConfig 
     },
     rateLimits,
     audit: normalizeAudit(y.audit ?? {}, ctx),
+    riskTiers: {
+      low: { ...RISK_TIER_DEFAULTS.low, ...y.riskTiers?.low },
+      medium: { ...RISK_TIER_DEFAULTS.medium, ...y.riskTiers?.medium },
+      high: { ...RISK_TIER_DEFAULTS.high, ...y.riskTiers?.high },
+    },
     sourceHash: ctx.sourceHash,
   };
+  if (y.policy !== undefined) {
+    const p = y.policy;
+    const policy: PolicyConfig = {
+      entrypoint: p.entrypoint ?? POLICY_DEFAULTS.entrypoint,
+      watch: p.watch ?? POLICY_DEFAULTS.watch,
+      runTests: p.runTests ?? POLICY_DEFAULTS.runTests,
+      timeoutMs: p.timeoutMs ?? POLICY_DEFAULTS.timeoutMs,
+      headers: (p.headers ?? []).map((h) => h.toLowerCase()),
+      obligationHeaders: (p.obligationHeaders ?? []).map((h) => h.toLowerCase()),
+    };
+    if (p.dir !== undefined) policy.dir = resolveFile(ctx.baseDir, p.dir);
+    if (p.bundle !== undefined) policy.bundle = resolveFile(ctx.baseDir, p.bundle);
+    if (p.approvals !== undefined) {
+      policy.approvals = {
+        issuer: p.approvals.issuer,
+        header: (p.approvals.header ?? POLICY_DEFAULTS.approvalHeader).toLowerCase(),
+        maxTokens: p.approvals.maxTokens ?? POLICY_DEFAULTS.maxApprovalTokens,
+      };
+    }
+    config.policy = policy;
+  }
   if (ctx.sourcePath !== undefined) config.sourcePath = ctx.sourcePath;
   return config;
 }
@@ -316,6 +360,7 @@ function normalizeAudit(y: YamlAudit, ctx: NormalizeContext): AuditConfig {
       high: 'fail_closed',
     },
     maxBufferedRecords: y.maxBufferedRecords ?? AUDIT_DEFAULTS.maxBufferedRecords,
+    chainLeaseMs: y.chainLeaseMs ?? AUDIT_DEFAULTS.chainLeaseMs,
   };
   if (y.redis !== undefined) out.redis = normalizeRedis(y.redis, AUDIT_DEFAULTS.redisKeyPrefix, ctx.secrets.get(AUDIT_REDIS_PASSWORD_SECRET));
   if (y.signingKey !== undefined) {

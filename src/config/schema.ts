@@ -26,6 +26,8 @@ import {
   RATE_LIMIT_DEFAULTS,
   REDIS_DEFAULTS,
   AUDIT_DEFAULTS,
+  POLICY_DEFAULTS,
+  RISK_TIER_DEFAULTS,
   RISK_TIERS,
   ROUTE_DEFAULTS,
   SERVER_DEFAULTS,
@@ -429,9 +431,50 @@ const audit = object(
       medium: { ...auditOutage, default: AUDIT_DEFAULTS.onUnavailable.medium },
       high: { ...auditOutage, const: 'fail_closed', default: 'fail_closed', errorMessage: 'must be fail_closed: no high-risk action goes unaudited' },
     }),
+    chainLeaseMs: ms('Chain lease (ms)', 'Redis sink: an instance holds its chain with a lease renewed every third of this; a second instance with the same chainId is refused at start (after waiting one lease for a crashed owner\'s to expire).', AUDIT_DEFAULTS.chainLeaseMs, 1000),
     maxBufferedRecords: integer('Buffer (records)', 'Records held in memory while the sink is down; beyond this they are dropped and counted.', 100, 10_000_000, AUDIT_DEFAULTS.maxBufferedRecords),
   },
 );
+
+const httpHeader = (title: string, description: string) => str(title, description, { pattern: HEADER_NAME_PATTERN, errorMessage: 'must be an HTTP header name' });
+
+const policy = object(
+  'Policy',
+  'Rego policy that decides every request (default deny): a directory compiled by tollgate, or a bundle built by `opa build -t wasm`. Set exactly one of dir or bundle.',
+  {
+    dir: filePath('Policy directory', 'Rego modules (`*.rego`, tests in `*_test.rego`) and data files (`data.json` / `data.yaml`, placed at their directory path) compiled at start and on reload.'),
+    bundle: filePath('Bundle', 'A .tar.gz bundle with /policy.wasm (opa build -t wasm, or tollgate policy build).'),
+    entrypoint: str('Entrypoint', 'Rule path of the decision object, e.g. tollgate/decision (data.tollgate.decision).', { pattern: '^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$', errorMessage: 'must be a rule path such as tollgate/decision', default: POLICY_DEFAULTS.entrypoint }),
+    watch: bool('Watch', 'Reload when a file in dir changes.', POLICY_DEFAULTS.watch),
+    runTests: bool('Run tests', 'Run the test_* rules before accepting a policy (dir only); a failing test rejects it.', POLICY_DEFAULTS.runTests),
+    timeoutMs: ms('Timeout (ms)', 'An evaluation slower than this is a deny.', POLICY_DEFAULTS.timeoutMs),
+    headers: strings('Input headers', 'Request headers copied into input.request.headers (never Authorization, Cookie or other credentials).', httpHeader('Header', 'A request header name.'), { default: [] }),
+    obligationHeaders: strings('Obligation headers', "Headers the policy may add upstream (decision.obligations.headers). A client's own header of these names is always removed.", httpHeader('Header', 'A header name.'), { default: [] }),
+    approvals: object('Approvals', 'Dual-control approval tokens: JWTs from an issuer, bound to the request (req_hash claim), handed to the policy as input.approvals.', {
+      issuer: str('Issuer', 'Name of an issuer in `issuers` that signs approval tokens.', { pattern: NAME_PATTERN, errorMessage: NAME_MESSAGE }),
+      header: httpHeader('Header', `Request header with approval tokens (repeated or comma-separated). Default ${POLICY_DEFAULTS.approvalHeader}.`),
+      maxTokens: integer('Max tokens', 'At most this many approval tokens are read per request.', 1, 20, POLICY_DEFAULTS.maxApprovalTokens),
+    }, ['issuer']),
+  },
+  [],
+  exactlyOne(['dir', 'bundle'], 'must set exactly one of dir or bundle'),
+);
+
+const tier = (name: 'low' | 'medium' | 'high', description: string) => object(`Tier ${name}`, description, {
+  maxTokenAgeSec: integer('Max token age (s)', 'Tokens issued longer ago than this (iat) are refused on this tier; tokens without iat too.', 1, 31 * DAY),
+});
+
+const riskTiers = object('Risk tiers', 'What each tier adds to token, scopes and policy. The policy may raise a request\'s tier, never lower it.', {
+  low: tier('low', 'Token, scopes, policy.'),
+  medium: tier('medium', `Adds a maximum token age (default ${RISK_TIER_DEFAULTS.medium.maxTokenAgeSec} s).`),
+  high: tier('high', `Adds a shorter token age (default ${RISK_TIER_DEFAULTS.high.maxTokenAgeSec} s), fail-closed on outages, idempotency and nonce checks.`),
+});
+
+const routePolicy = object('Route policy input', 'What this route adds to the policy input.', {
+  body: object('Body', 'Read the JSON body into input.request.body (forwarded exactly as received). Larger bodies: 413; not JSON: 400.', {
+    maxBytes: integer('Max bytes', 'Largest body read.', 1, 16 * 1024 * 1024),
+  }, ['maxBytes']),
+});
 
 const route = object(
   'Route',
@@ -445,6 +488,7 @@ const route = object(
     forwardAuthorization: bool('Forward Authorization', "Forward the client's Authorization header to the upstream.", ROUTE_DEFAULTS.forwardAuthorization),
     maxBodyBytes: bytes('Body limit (bytes)', 'Request body limit for this route. Default: server.maxBodyBytes.', undefined),
     rateLimits: routeRateLimits,
+    policy: routePolicy,
   },
   ['id', 'match', 'upstream', 'auth', 'risk'],
 );
@@ -465,5 +509,7 @@ export const gatewaySchema: JsonSchema = {
     routes: { ...text('Routes', 'Routes, each with a unique id.'), type: 'array', minItems: 1, items: route },
     rateLimits,
     audit,
+    policy,
+    riskTiers,
   },
 };

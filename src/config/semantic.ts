@@ -67,6 +67,7 @@ export function semanticCheck(data: unknown, ctx: SemanticContext): SemanticResu
   checkRoutes(data, ctx, add);
   const password = checkRateLimits(data, ctx, add);
   if (password !== undefined) secrets.set(REDIS_PASSWORD_SECRET, password);
+  checkPolicy(data, ctx, add);
   if (isObj(data['audit'])) {
     const audit = checkAudit(data['audit'], ctx, add);
     if (audit.password !== undefined) secrets.set(AUDIT_REDIS_PASSWORD_SECRET, audit.password);
@@ -409,4 +410,61 @@ function checkAudit(audit: Obj, ctx: SemanticContext, add: Add): { password?: Ui
     }
   }
   return out;
+}
+
+/** Headers that carry credentials: never copied into the policy input (which is logged by policy authors' prints). */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'dpop']);
+
+/**
+ * policy: the directory or bundle exists; input headers carry no credential (the approval header included: approval
+ * tokens reach the policy only as verified claims); the approvals issuer exists; routes that read their body for the
+ * policy have a policy to read it for, within their own body limit.
+ */
+function checkPolicy(data: Obj, ctx: SemanticContext, add: Add): void {
+  const policy = isObj(data['policy']) ? data['policy'] : undefined;
+  if (policy !== undefined) {
+    if (isStr(policy['dir'])) {
+      const dir = resolveFile(ctx.baseDir, policy['dir']);
+      try {
+        if (!statSync(dir).isDirectory()) add(['policy', 'dir'], `${dir} is not a directory`);
+      } catch {
+        add(['policy', 'dir'], `directory not found: ${dir}`);
+      }
+    }
+    if (isStr(policy['bundle'])) checkFile(ctx, ['policy', 'bundle'], policy['bundle'], add);
+    const approvals = isObj(policy['approvals']) ? policy['approvals'] : undefined;
+    const approvalHeader = isStr(approvals?.['header']) ? approvals['header'].toLowerCase() : 'approval-token';
+    strings(policy['headers']).forEach((h, i) => {
+      const name = h.toLowerCase();
+      if (CREDENTIAL_HEADERS.has(name)) add(['policy', 'headers', i], `${name} carries credentials and is never given to the policy`);
+      else if (approvals !== undefined && name === approvalHeader) add(['policy', 'headers', i], `${name} carries approval tokens; the policy gets them verified, as input.approvals`);
+    });
+    const identity = isObj(data['identityHeaders']) ? Object.values(data['identityHeaders']).filter(isStr).map((h) => h.toLowerCase()) : [];
+    const identityNames = new Set([...identity, 'x-client-id', 'x-client-scopes', 'x-token-issuer']);
+    strings(policy['obligationHeaders']).forEach((h, i) => {
+      const name = h.toLowerCase();
+      if (RESERVED_HEADERS.has(name) || CREDENTIAL_HEADERS.has(name) || identityNames.has(name)) {
+        add(['policy', 'obligationHeaders', i], `${name} is a framing, credential, forwarding or identity header; a policy cannot set it`);
+      }
+    });
+    if (approvals !== undefined && isStr(approvals['issuer'])) {
+      const issuers = isObj(data['issuers']) ? data['issuers'] : {};
+      if (!Object.hasOwn(issuers, approvals['issuer'])) add(['policy', 'approvals', 'issuer'], `unknown issuer "${approvals['issuer']}"${known(issuers)}`);
+    }
+  }
+  const server = isObj(data['server']) ? data['server'] : {};
+  const serverMax = typeof server['maxBodyBytes'] === 'number' ? server['maxBodyBytes'] : 1_048_576;
+  const routes = Array.isArray(data['routes']) ? data['routes'] : [];
+  routes.forEach((route: unknown, i) => {
+    if (!isObj(route) || !isObj(route['policy'])) return;
+    if (policy === undefined) {
+      add(['routes', i, 'policy'], 'the route gives input to a policy, but no policy is configured (top-level `policy`)');
+      return;
+    }
+    const body = isObj(route['policy']['body']) ? route['policy']['body'] : undefined;
+    const routeMax = typeof route['maxBodyBytes'] === 'number' ? route['maxBodyBytes'] : serverMax;
+    if (body !== undefined && typeof body['maxBytes'] === 'number' && body['maxBytes'] > routeMax) {
+      add(['routes', i, 'policy', 'body', 'maxBytes'], `${body['maxBytes']} exceeds the route's body limit (${routeMax})`);
+    }
+  });
 }

@@ -241,6 +241,8 @@ export interface AuditConfig {
   onUnavailable: Record<RiskTier, AuditOutageMode>;
   /** Records held in memory while the sink cannot store them; past it records are dropped and counted. Default 10000. */
   maxBufferedRecords: number;
+  /** Redis sink: the chain's owner lease (one writer per chain id). Default 10000. */
+  chainLeaseMs: number;
 }
 
 export interface RouteRateLimitConfig {
@@ -248,6 +250,50 @@ export interface RouteRateLimitConfig {
   quotas: string[];
   /** Points one request spends. Default 1. */
   cost: number;
+}
+
+/** What a route gives the policy beyond the request line: its JSON body, read whole and forwarded as received. */
+export interface RoutePolicyConfig {
+  /** Read the JSON body (up to maxBytes; more is 413, not JSON is 400) into `input.request.body`. */
+  body?: { maxBytes: number };
+}
+
+/** The policy stage: one Rego decision per request, default deny. */
+export interface PolicyConfig {
+  /** Directory of Rego modules and data files, compiled by tollgate at start and on reload. Absolute after load. */
+  dir?: string;
+  /** Or a bundle built by `opa build -t wasm` (or `tollgate policy build`). Absolute after load. */
+  bundle?: string;
+  /** Rule path of the decision, e.g. `tollgate/decision` (data.tollgate.decision). */
+  entrypoint: string;
+  /** Reload when a file in `dir` changes. Default true. */
+  watch: boolean;
+  /** Run the modules' `test_*` rules before accepting a policy (dir only). Default true. */
+  runTests: boolean;
+  /** An evaluation slower than this is a deny (counted). Default 50. */
+  timeoutMs: number;
+  /** Request headers copied into `input.request.headers` (lower-case; never credentials). Default []. */
+  headers: string[];
+  /**
+   * Headers the policy may set upstream through obligations (lower-case). A client's own header of one of these
+   * names is always removed, so an upstream never mistakes a forged one for the policy's. Default [].
+   */
+  obligationHeaders: string[];
+  /** Dual-control approval tokens: verified like access tokens, bound to the request, handed to the policy. */
+  approvals?: {
+    /** Name of an issuer in `issuers` that signs approval tokens. */
+    issuer: string;
+    /** Request header carrying approval tokens (repeated or comma-separated). Default `approval-token`. */
+    header: string;
+    /** At most this many are read. Default 5. */
+    maxTokens: number;
+  };
+}
+
+/** What each risk tier adds (issue: low = token, scopes, policy; medium adds a maximum token age; high a shorter one). */
+export interface RiskTierConfig {
+  /** Tokens older than this (since `iat`) are refused on routes of this tier. */
+  maxTokenAgeSec?: number;
 }
 
 export interface RouteConfig {
@@ -264,6 +310,8 @@ export interface RouteConfig {
   maxBodyBytes: number;
   /** Default: `rateLimits.defaults` with cost 1. */
   rateLimits: RouteRateLimitConfig;
+  /** Default: nothing beyond the request line, token and route. */
+  policy: RoutePolicyConfig;
   /** Where the route was declared, for error messages. */
   source?: { line: number };
 }
@@ -283,6 +331,9 @@ export interface GatewayConfig {
   identityHeaders: { clientId: string; scopes: string; issuer: string };
   rateLimits: RateLimitsConfig;
   audit: AuditConfig;
+  /** Absent: no policy stage (token and scopes decide). */
+  policy?: PolicyConfig;
+  riskTiers: Record<RiskTier, RiskTierConfig>;
   /** Absolute path of the file this was loaded from, if any. */
   sourcePath?: string;
   /** SHA-256 of the YAML text, for reload logs and audit. */

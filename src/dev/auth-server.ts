@@ -13,6 +13,10 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 export interface DevClient {
   secret: string;
   scopes: string[];
+  /** Extra claims of its access tokens (the default policy scopes by `tenant` and `partner`). */
+  claims?: Record<string, string>;
+  /** An approver: with a `req_hash` form parameter it gets an approval token (dual control) instead. */
+  approver?: boolean;
 }
 
 export interface DevAuthServer {
@@ -22,9 +26,14 @@ export interface DevAuthServer {
 
 export const DEV_CLIENTS: Readonly<Record<string, DevClient>> = {
   // Printed in the README on purpose: this server only runs with `--dev`, on loopback.
-  'demo-client': { secret: 'demo-secret', scopes: ['orders:read', 'orders:write'] },
-  'reader-client': { secret: 'reader-secret', scopes: ['orders:read'] },
+  'demo-client': { secret: 'demo-secret', scopes: ['orders:read', 'orders:write', 'payments:write'], claims: { tenant: 'acme', partner: 'acme' } },
+  'reader-client': { secret: 'reader-secret', scopes: ['orders:read'], claims: { tenant: 'acme' } },
+  'approver-ann': { secret: 'ann-secret', scopes: [], approver: true },
+  'approver-bob': { secret: 'bob-secret', scopes: [], approver: true },
 };
+
+/** Approval tokens come from `<issuer>/approvals`, so a gateway can tell them from access tokens. */
+export const DEV_APPROVALS_PATH = '/approvals';
 
 export async function startDevAuthServer(opts: {
   host: string;
@@ -73,9 +82,24 @@ export async function startDevAuthServer(opts: {
         if (form.get('grant_type') !== 'client_credentials') return reply(400, { error: 'unsupported_grant_type' });
         const client = DEV_CLIENTS[clientId];
         if (client === undefined || !sameSecret(secret, client.secret)) return reply(401, { error: 'invalid_client' });
+        const reqHash = form.get('req_hash');
+        if (client.approver === true) {
+          // An approval of exactly one request (its req_hash; see README "Approvals"), valid for five minutes.
+          if (reqHash === null || !/^[A-Za-z0-9_-]{43}$/.test(reqHash)) return reply(400, { error: 'invalid_request', error_description: 'req_hash required' });
+          const approval = await new SignJWT({ req_hash: reqHash })
+            .setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' })
+            .setIssuer(`${issuer}${DEV_APPROVALS_PATH}`)
+            .setSubject(clientId)
+            .setAudience(opts.audience)
+            .setIssuedAt()
+            .setExpirationTime('300s')
+            .setJti(randomUUID())
+            .sign(privateKey);
+          return reply(200, { access_token: approval, token_type: 'N_A', expires_in: 300 });
+        }
         const asked = (form.get('scope') ?? client.scopes.join(' ')).split(' ').filter(Boolean);
         if (asked.some((s) => !client.scopes.includes(s))) return reply(400, { error: 'invalid_scope' });
-        const token = await new SignJWT({ client_id: clientId, scope: asked.join(' ') })
+        const token = await new SignJWT({ ...client.claims, client_id: clientId, scope: asked.join(' ') })
           .setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' })
           .setIssuer(issuer)
           .setSubject(clientId)

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
  * (method, path, and the headers the gateway adds), so a newcomer can see what tollgate
  * forwards. It never echoes Authorization or Cookie.
  */
-const SHOWN = ['host', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-client-id', 'x-client-scopes', 'x-token-issuer', 'content-type'];
+const SHOWN = ['x-approved-by', 'host', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-client-id', 'x-client-scopes', 'x-token-issuer', 'content-type'];
 
 export async function startDemoUpstream(opts: { host: string; port: number }): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {

@@ -36,6 +36,15 @@ export interface GatewayMetrics {
   readonly auditSinkUp: Gauge;
   /** Records accepted but not yet stored. */
   readonly auditPending: Gauge;
+  /** Policy decisions by route, effective tier and outcome (allow, deny, error, timeout, invalid, undefined). */
+  readonly policyDecisions: HotCounter;
+  /** Time to evaluate the decision (input to result), by route. */
+  readonly policyDuration: HotHistogram;
+  readonly policyReloads: Counter<'result'>;
+  /** Active policy revision (SHA-256 prefix of module and data). */
+  readonly policyInfo: Gauge<'revision'>;
+  /** Approval tokens by result (verified, invalid, unbound). */
+  readonly policyApprovals: Counter<'result'>;
   /** Read when /metrics is scraped (the audit trail sets these): nothing is updated per request. */
   readonly auditProbe: { healthy: () => boolean; pending: () => number };
 }
@@ -131,6 +140,37 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): GatewayM
       name: 'tollgate_quota_remaining',
       help: 'Points left in the current calendar period of partner-keyed quotas, for partners named in the configuration.',
       labelNames: ['quota', 'partner'],
+      registers,
+    }),
+    policyDecisions: new HotCounter(
+      'tollgate_policy_decisions_total',
+      'Policy decisions by route, effective risk tier and outcome (allow, deny, error, timeout, invalid, undefined).',
+      ['route', 'tier', 'outcome'],
+      registry,
+    ),
+    policyDuration: new HotHistogram(
+      'tollgate_policy_evaluation_seconds',
+      'Time to evaluate the policy decision, by route.',
+      ['route'],
+      [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+      registry,
+    ),
+    policyReloads: new Counter({
+      name: 'tollgate_policy_reloads_total',
+      help: 'Policy loads after start (SIGHUP or a change in the policy directory), accepted or rejected.',
+      labelNames: ['result'],
+      registers,
+    }),
+    policyInfo: new Gauge({
+      name: 'tollgate_policy_info',
+      help: 'The active policy revision (SHA-256 prefix of the module and its data).',
+      labelNames: ['revision'],
+      registers,
+    }),
+    policyApprovals: new Counter({
+      name: 'tollgate_policy_approvals_total',
+      help: 'Approval tokens presented, by result: verified (handed to the policy), invalid (failed verification), unbound (for another request).',
+      labelNames: ['result'],
       registers,
     }),
     auditRecords: new Counter({

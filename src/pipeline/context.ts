@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { RouteConfig } from '../config/types.js';
+import type { RiskTier, RouteConfig } from '../config/types.js';
 import type { LimitState } from '../ratelimit/types.js';
 import type { VerifiedToken } from '../tokens/types.js';
 
@@ -24,6 +24,14 @@ export interface RequestContext {
   /** Named template parameters, decoded. */
   params: Record<string, string>;
   token: VerifiedToken | undefined;
+  /** The effective risk tier when the policy raised it above the route's (read it through `riskOf`). */
+  risk: RiskTier | undefined;
+  /** The request body, when a stage read it whole (the forward stage then sends exactly these bytes). */
+  body: Buffer | undefined;
+  /** The policy's decision for this request (id for the response header and audit record, all reasons). */
+  policy: { id: string; allow: boolean; reasons: readonly string[] } | undefined;
+  /** Headers the policy obliged the gateway to add to the upstream request. */
+  upstreamHeaders: ReadonlyArray<readonly [string, string]> | undefined;
   /** The tightest rate-limit state reported so far (the before- and after-auth stages report one header). */
   rateLimit: LimitState | undefined;
   /** Index of the stage running (or that ended the request), for the audit record. */
@@ -33,6 +41,11 @@ export interface RequestContext {
   /** Upstream timing and status, set by the forward stage. */
   upstreamStatus: number | undefined;
   upstreamMs: number | undefined;
+}
+
+/** The request's risk tier: the policy's when it raised it, else the route's (high when no route matched). */
+export function riskOf(ctx: RequestContext): RiskTier {
+  return ctx.risk ?? ctx.route?.risk ?? 'high';
 }
 
 /** A stage: built once at boot from validated config, run per request in pipeline order. */

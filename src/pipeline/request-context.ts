@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { RouteConfig } from '../config/types.js';
+import type { RiskTier, RouteConfig } from '../config/types.js';
 import type { LimitState } from '../ratelimit/types.js';
 import type { VerifiedToken } from '../tokens/types.js';
 import type { RequestContext } from './context.js';
@@ -21,6 +21,10 @@ export class Context implements RequestContext {
   route: RouteConfig | undefined = undefined;
   params: Record<string, string> = {};
   token: VerifiedToken | undefined = undefined;
+  risk: RiskTier | undefined = undefined;
+  body: Buffer | undefined = undefined;
+  policy: RequestContext['policy'] = undefined;
+  upstreamHeaders: RequestContext['upstreamHeaders'] = undefined;
   rateLimit: LimitState | undefined = undefined;
   stage = -1;
   forwarded = false;

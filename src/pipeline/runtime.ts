@@ -10,6 +10,8 @@ import type { RateLimitService } from '../ratelimit/types.js';
 import { createRouter } from '../routing/router.js';
 import { createAuditGateStage } from '../stages/audit-gate.js';
 import { createForwardStage } from '../stages/forward.js';
+import { createPolicyStage, createTierStage } from '../stages/policy.js';
+import type { PolicyEngine } from '../policy/engine.js';
 import { createClientLimitStage, createIpLimitStage } from '../stages/rate-limit.js';
 import { createRouteMatchStage } from '../stages/route-match.js';
 import { createAuthenticateStage } from '../tokens/authenticate.js';
@@ -52,6 +54,8 @@ export interface Runtime {
   readonly verifiers: ReadonlyMap<string, IssuerVerifier>;
   /** Verifiers with their use counts, for the next reload to carry over. */
   readonly shared: ReadonlyMap<string, Shared<IssuerVerifier>>;
+  /** The policy this runtime enforces (undefined without `config.policy`). */
+  readonly policy: PolicyEngine | undefined;
   /** The rate-limit service, carried over by a reload that leaves `rateLimits` unchanged. */
   readonly rateLimits: Shared<RateLimitService>;
   /** Requests currently running on this runtime. */
@@ -66,6 +70,8 @@ export interface RuntimeDeps {
   logger: Logger;
   metrics: GatewayMetrics;
   audit: AuditTrail;
+  /** The compiled policy, when `config.policy` is set (built by the server: compiling is async and may fail). */
+  policy?: PolicyEngine;
   now?: () => number;
 }
 
@@ -107,13 +113,27 @@ export function buildRuntime(config: GatewayConfig, deps: RuntimeDeps, previous?
     })).entry;
   const clientIp = createClientIpResolver(config.rateLimits.trustedProxies);
 
+  // A configured policy that is not loaded must never mean "no policy": refuse to build.
+  if (config.policy !== undefined && deps.policy === undefined) throw new Error('policy configured but not loaded');
   const pipeline: Array<[name: string, stage: Stage]> = [
     ['route', createRouteMatchStage(createRouter(config.routes))],
     // source-address limits run before token verification, so floods cannot spend CPU on signatures
     ['ip_limit', createIpLimitStage(rateLimits.value, clientIp)],
     ['authenticate', createAuthenticateStage(verifiers, { metrics: deps.metrics })],
     ['client_limit', createClientLimitStage(rateLimits.value, clientIp)],
-    // Later stages slot in here, in this order: policy → high-risk checks.
+    ...(config.policy !== undefined && deps.policy !== undefined
+      ? [['policy', createPolicyStage(config, {
+          engine: deps.policy,
+          metrics: deps.metrics,
+          approvals: config.policy.approvals !== undefined ? verifiers.get(config.policy.approvals.issuer) : undefined,
+          partnerOf: (id, claims) => rateLimits.value.partnerOf(id, claims),
+          instance: deps.audit.chainId ?? 'tollgate',
+          ...(deps.now !== undefined ? { now: deps.now } : {}),
+        })] as [string, Stage]]
+      : []),
+    // after the policy, which may have raised the tier
+    ['tier', createTierStage(config, deps.now)],
+    // Later stages slot in here: high-risk checks.
     ['audit_gate', createAuditGateStage(deps.audit, config.audit.onUnavailable, deps.metrics)],
     ['forward', createForwardStage(upstreams, createHeaderRewriter(config))],
   ];
@@ -125,6 +145,7 @@ export function buildRuntime(config: GatewayConfig, deps: RuntimeDeps, previous?
     config,
     stages,
     stageNames,
+    policy: config.policy !== undefined ? deps.policy : undefined,
     verifiers,
     shared,
     rateLimits,

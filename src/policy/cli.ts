@@ -1,18 +1,22 @@
 /**
  * `tollgate policy build <dir|files…> -e <entrypoint>… -o bundle.tar.gz [--v0-compatible] [--data file.json]`
  * `tollgate policy eval <bundle> [-e <entrypoint>] [--input file.json] [--data file.json]`
+ * `tollgate policy test [dir] [-v] [-r regex]`
  */
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadTollgatePolicy } from './load.js';
+import { loadPolicyProject, PolicyProjectError } from './project.js';
+import { runPolicyTests } from './test-runner.js';
 import { BundleError, readBundle, writeBundle } from './bundle.js';
 import { formatError } from './rego/check/index.js';
 import { compilePolicy } from './rego/codegen/index.js';
 
 export const POLICY_USAGE = `usage:
   tollgate policy build <dir|files…> -e <entrypoint>… -o bundle.tar.gz [--v0-compatible] [--data file.json]
-  tollgate policy eval <bundle> [-e <entrypoint>] [--input file.json] [--data file.json]`;
+  tollgate policy eval <bundle> [-e <entrypoint>] [--input file.json] [--data file.json]
+  tollgate policy test [dir] [-v] [-r regex]   run the test_* rules of a policy directory (default: policy)`;
 
 function fail(msg: string, code = 1): number {
   process.stderr.write(`${msg}\n`);
@@ -77,21 +81,36 @@ async function build(argv: string[]): Promise<number> {
   const entrypoints = (values.entrypoint ?? []).map((e) => e.replace(/^data[./]/, '').replaceAll('.', '/'));
   if (positionals.length === 0 || entrypoints.length === 0 || values.output === undefined) return fail(POLICY_USAGE, 64);
   const files: string[] = [];
-  for (const p of positionals) {
-    let st;
+  // A single directory is a policy project: its data files (data.json / data.yaml, placed by directory) go into
+  // the bundle and its *_test.rego files stay out, as the gateway builds it.
+  let data: Record<string, unknown> = {};
+  const only = positionals.length === 1 ? positionals[0]! : undefined;
+  if (only !== undefined && statSync(only, { throwIfNoEntry: false })?.isDirectory() === true) {
+    let project;
     try {
-      st = statSync(p);
-    } catch {
-      return fail(`no such file or directory: ${p}`);
+      project = loadPolicyProject(only, { regoVersion: values['v0-compatible'] === true ? 'v0' : 'v1' });
+    } catch (e) {
+      return fail(message(e));
     }
-    files.push(...(st.isDirectory() ? collectRego(p) : [p]));
+    files.push(...project.sources.map((s) => s.file).filter((f) => !f.endsWith('_test.rego')));
+    data = project.data;
+  } else {
+    for (const p of positionals) {
+      let st;
+      try {
+        st = statSync(p);
+      } catch {
+        return fail(`no such file or directory: ${p}`);
+      }
+      files.push(...(st.isDirectory() ? collectRego(p) : [p]));
+    }
   }
   if (files.length === 0) return fail(`no .rego files found in ${positionals.join(', ')}`);
   const sources = files.map((file) => ({ file, text: readFileSync(file, 'utf8') }));
-  let data: unknown = {};
   if (values.data !== undefined) {
-    data = readJson(values.data, 'data');
-    if (!isObject(data)) return fail(`${values.data}: data must be a JSON object`);
+    const extra = readJson(values.data, 'data');
+    if (!isObject(extra)) return fail(`${values.data}: data must be a JSON object`);
+    data = merge(data, extra);
   }
   const result = compilePolicy(sources, { entrypoints, regoVersion: values['v0-compatible'] === true ? 'v0' : 'v1' });
   if (result.errors !== undefined) {
@@ -150,6 +169,76 @@ async function evaluate(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** Milliseconds as `opa test` prints durations. */
+function duration(ms: number): string {
+  return ms < 1 ? `${Math.round(ms * 1000)}µs` : ms < 1000 ? `${ms.toFixed(1)}ms` : `${(ms / 1000).toFixed(2)}s`;
+}
+
+/**
+ * `tollgate policy test [dir] [-v] [-r regex]`: one `PASS`/`FAIL` line per test, then `PASS: n/n` or `FAIL: k/n`.
+ * -v adds each test's location and its print() output. Exit 0 when every test passes; 1 when one fails, the
+ * project does not load or compile, or there are no tests; 2 on usage errors (also a missing directory).
+ */
+async function test(argv: string[]): Promise<number> {
+  let values: { verbose?: boolean; run?: string };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { verbose: { type: 'boolean', short: 'v' }, run: { type: 'string', short: 'r' } },
+    }));
+  } catch (e) {
+    return fail(`${message(e)}\n${POLICY_USAGE}`, 2);
+  }
+  if (positionals.length > 1) return fail(POLICY_USAGE, 2);
+  const dir = positionals[0] ?? 'policy';
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    return fail(`no such directory: ${dir}\n${POLICY_USAGE}`, 2);
+  }
+  if (!st.isDirectory()) return fail(`not a directory: ${dir}\n${POLICY_USAGE}`, 2);
+  let filter: RegExp | undefined;
+  if (values.run !== undefined) {
+    try {
+      filter = new RegExp(values.run);
+    } catch (e) {
+      return fail(`-r: ${message(e)}`, 2);
+    }
+  }
+  const verbose = values.verbose === true;
+  let project;
+  try {
+    project = loadPolicyProject(dir);
+  } catch (e) {
+    if (e instanceof PolicyProjectError) return fail(e.message);
+    throw e;
+  }
+  if (project.sources.length === 0) return fail(`no .rego files found in ${dir}`);
+  const run = await runPolicyTests(project, filter ? { filter } : {});
+  if (run.errors.length > 0) {
+    for (const e of run.errors) process.stderr.write(`${e}\n`);
+    return 1;
+  }
+  if (run.results.length === 0) {
+    return fail(filter ? `no tests in ${dir} match ${values.run}` : `no tests found in ${dir} (test rules are named test_*)`);
+  }
+  const out: string[] = [];
+  if (verbose) out.push(`${dir}:`);
+  for (const r of run.results) {
+    out.push(`${r.name}: ${r.pass ? 'PASS' : 'FAIL'} (${duration(r.ms)})${verbose && r.file ? `  ${r.file}` : ''}`);
+    if (!r.pass && r.error !== undefined) out.push(`  ${r.error}`);
+    if ((verbose || !r.pass) && r.output) for (const line of r.output) out.push(`  ${line}`);
+  }
+  out.push('-'.repeat(80));
+  const total = run.results.length;
+  out.push(run.failed === 0 ? `PASS: ${run.passed}/${total}` : `FAIL: ${run.failed}/${total}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+  return run.failed === 0 ? 0 : 1;
+}
+
 export async function policyCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   try {
@@ -158,6 +247,8 @@ export async function policyCommand(argv: string[]): Promise<number> {
         return await build(rest);
       case 'eval':
         return await evaluate(rest);
+      case 'test':
+        return await test(rest);
       default:
         return fail(POLICY_USAGE, 64);
     }

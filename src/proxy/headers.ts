@@ -52,7 +52,10 @@ export function createHeaderRewriter(config: GatewayConfig): HeaderRewriter {
   // Request fields never copied to the upstream request, decided once. The gateway's own
   // identity headers are dropped so a client cannot pre-fill them; `expect` because Node
   // already answered `100 Continue` to the client.
-  const dropAlways = new Set([...HOP_BY_HOP, 'transfer-encoding', 'expect', 'x-request-id', clientIdName, scopesName, issuerName]);
+  // Headers the policy may set (obligations) are the gateway's to write, like the identity headers; approval
+  // tokens are credentials for the gateway, never for the upstream.
+  const policyHeaders = [...(config.policy?.obligationHeaders ?? []), ...(config.policy?.approvals !== undefined ? [config.policy.approvals.header] : [])];
+  const dropAlways = new Set([...HOP_BY_HOP, 'transfer-encoding', 'expect', 'x-request-id', clientIdName, scopesName, issuerName, ...policyHeaders]);
   if (!trustForwarded) for (const name of ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']) dropAlways.add(name);
 
   return {
@@ -71,7 +74,13 @@ export function createHeaderRewriter(config: GatewayConfig): HeaderRewriter {
         if (name === 'authorization' && !keepAuthorization) continue;
         out[name] = h[name];
       }
-      framing(h, out);
+      if (ctx.body !== undefined) {
+        // The body was read whole (policy input): the upstream gets exactly those bytes, with their length.
+        delete out['transfer-encoding'];
+        out['content-length'] = String(ctx.body.length);
+      } else {
+        framing(h, out);
+      }
 
       // X-Forwarded-* (de facto; RFC 7239 `Forwarded` is dropped unless trusted, since we do not
       // rewrite it and an untrusted one would let a client claim any origin).
@@ -96,6 +105,8 @@ export function createHeaderRewriter(config: GatewayConfig): HeaderRewriter {
         out[scopesName] = scopeHeader(token.scopes);
         out[issuerName] = token.issuerName;
       }
+      const obliged = ctx.upstreamHeaders;
+      if (obliged !== undefined) for (const [name, value] of obliged) out[name] = value;
       req.headers = out;
     },
   };

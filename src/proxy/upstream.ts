@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { ProxyServer, type ServerOptions } from 'http-proxy-3';
 import type { UpstreamConfig } from '../config/types.js';
 import { GatewayError } from '../errors.js';
@@ -23,7 +23,8 @@ export interface ForwardResult {
 export interface UpstreamProxy {
   readonly name: string;
   /** Streams the request upstream and the response back; resolves when the client response closes. */
-  forward(req: IncomingMessage, res: ServerResponse, maxBodyBytes: number): Promise<ForwardResult>;
+  /** `body`: the request body when a stage already read it whole (sent instead of the request stream). */
+  forward(req: IncomingMessage, res: ServerResponse, maxBodyBytes: number, body?: Buffer): Promise<ForwardResult>;
   close(): void;
 }
 
@@ -126,7 +127,7 @@ export function createUpstreamProxy(cfg: UpstreamConfig, deps: UpstreamDeps): Up
 
   return {
     name: cfg.name,
-    forward(req, res, maxBodyBytes) {
+    forward(req, res, maxBodyBytes, body) {
       return new Promise<ForwardResult>((resolve, reject) => {
         const state: ForwardState = {
           sentAt: performance.now(),
@@ -141,7 +142,9 @@ export function createUpstreamProxy(cfg: UpstreamConfig, deps: UpstreamDeps): Up
         waiting.add(state);
         let failed = false;
         const perCall: ServerOptions = {};
-        if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined) {
+        if (body !== undefined) {
+          perCall.buffer = Readable.from(body.length > 0 ? [body] : []);
+        } else if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined) {
           // Chunked body: enforce the limit while streaming. A Content-Length body was checked
           // before forwarding, and Node's parser holds the client to the length it declared.
           const limiter = createBodyLimit(maxBodyBytes);

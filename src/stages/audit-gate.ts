@@ -2,7 +2,7 @@ import type { AuditTrail } from '../audit/service.js';
 import type { AuditOutageMode, RiskTier } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import type { Stage } from '../pipeline/context.js';
+import { riskOf, type Stage } from '../pipeline/context.js';
 
 /**
  * The last check before the upstream: while the audit sink cannot store records, routes whose tier fails closed
@@ -21,7 +21,7 @@ export function createAuditGateStage(
   };
   return (ctx) => {
     if (audit.healthy()) return;
-    const tier = ctx.route?.risk ?? 'high';
+    const tier = riskOf(ctx);
     if (modes[tier] === 'fail_open') return;
     rejections[tier].inc();
     throw new GatewayError('audit_unavailable', { reason: 'audit_sink_down', headers: { 'retry-after': '5' } });

@@ -25,7 +25,7 @@ export function createForwardStage(upstreams: ReadonlyMap<string, UpstreamProxy>
     headers.apply(ctx);
     ctx.req.url = ctx.query.length > 0 ? `${ctx.path}?${ctx.query}` : ctx.path;
     ctx.forwarded = true;
-    const result = await upstream.forward(ctx.req, ctx.res, route.maxBodyBytes);
+    const result = await upstream.forward(ctx.req, ctx.res, route.maxBodyBytes, ctx.body);
     ctx.upstreamStatus = result.status;
     ctx.upstreamMs = result.upstreamMs;
   };

@@ -2,12 +2,12 @@
  * The Redis Streams audit sink against a real redis-server: two instances on one stream, restart continuity,
  * a misconfigured shared chain id (fork), outages (lost store, persistent store, hung store) and back-pressure.
  */
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runAuditVerify } from '../../src/audit/cli.js';
 import { startAuditChain, type AuditLog } from '../../src/audit/log.js';
 import type { AuditRecord } from '../../src/audit/record.js';
-import { hasHashTag, openRedisAuditSink, redisAuditKeys } from '../../src/audit/redis-sink.js';
+import { hasHashTag, openRedisAuditSink, redisAuditKeys, redisAuditOwnerKey } from '../../src/audit/redis-sink.js';
 import { verifyAuditRedis } from '../../src/audit/redis-verify.js';
 import { AuditBackpressureError } from '../../src/audit/sink.js';
 import { createRedisClient } from '../../src/ratelimit/redis.js';
@@ -122,39 +122,84 @@ describe('redis audit sink: many instances, one stream', () => {
     expect(res.chains).toMatchObject([{ chain: 'gw-r', fromSeq: 0, toSeq: second.chain.last!.seq }]);
   });
 
-  it('fork: a second instance with the same chain id is refused, nothing interleaves', async () => {
+  it('one writer per chain: a second live instance with the same chain id is refused at open (owner lease)', async () => {
     const prefix = freshPrefix();
-    const errors1: Error[] = [];
-    const errors2: Error[] = [];
-    const s1 = await openRedisAuditSink({ client: client(), prefix, chainId: 'same', onError: (e) => errors1.push(e) });
-    const s2 = await openRedisAuditSink({ client: client(), prefix, chainId: 'same', onError: (e) => errors2.push(e) });
+    const s1 = await openRedisAuditSink({ client: client(), prefix, chainId: 'same', leaseMs: 1000 });
     const l1 = startAuditChain(s1, { chainId: 'same', signer: signerA, checkpointEvery: 3 }, { instance: 1 });
-    const l2 = startAuditChain(s2, { chainId: 'same', signer: signerB, checkpointEvery: 3 }, { instance: 2 });
-    expect(await s1.flush()).toBe(true);
-    expect(await s2.flush()).toBe(false);
-    expect(s2.healthy()).toBe(false);
-    expect(s2.conflict?.reason).toBe('fork');
-    expect(errors2.map((e) => e.message)).toEqual([expect.stringMatching(/^audit chain fork: another writer appended to chain "same"/)]);
-    expect(s2.stats.errors).toBe(1);
-
-    // The refused instance keeps buffering (the gateway fails closed on back-pressure), never writes again.
-    for (let i = 0; i < 5; i++) {
-      decide(l1, i);
-      decide(l2, i);
-    }
+    const started = Date.now();
+    await expect(openRedisAuditSink({ client: client(), prefix, chainId: 'same', leaseMs: 1000 })).rejects.toThrow(
+      /chain "same" is in use by another running instance/,
+    );
+    // It waited a whole lease for a crashed owner's lease to expire: the live owner renewed it meanwhile.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    for (let i = 0; i < 5; i++) decide(l1, i);
     expect(await l1.close()).toBe(true);
-    expect(await l2.close()).toBe(false);
-    expect(s2.pending).toBeGreaterThan(0);
-    expect(s2.healthy()).toBe(false);
-    expect(errors1).toEqual([]);
-
-    const recs = await chainRecords(clients[0]!, prefix, 'same');
-    expect(recs.map((r) => r.hash)).toEqual(recs.map((r) => r.hash).filter((h, i, all) => all.indexOf(h) === i));
-    expect(recs.filter((r) => r.kind === 'start').map((r) => r.detail?.instance)).toEqual([1]);
-    expect(recs[recs.length - 1]!.hash).toBe(l1.chain.last!.hash);
+    expect(s1.stats.errors).toBe(0);
+    // A graceful close releases the lease: the next instance opens at once and continues the chain.
+    const t0 = Date.now();
+    const s2 = await openRedisAuditSink({ client: client(), prefix, chainId: 'same', leaseMs: 1000 });
+    expect(Date.now() - t0).toBeLessThan(500);
+    expect(s2.lastOnDisk?.hash).toBe(l1.chain.last!.hash);
+    const l2 = startAuditChain(s2, { chainId: 'same', signer: signerA, checkpointEvery: 3 }, { instance: 2 });
+    expect(await l2.close()).toBe(true);
     const res = await verifyAuditRedis(clients[0]!, { prefix, publicKeys: keys });
     expect(res.error).toBeUndefined();
     expect(res.ok).toBe(true);
+  });
+
+  it("a crashed owner's lease expires: the restarted instance waits for it, then continues the chain", async () => {
+    const prefix = freshPrefix();
+    const l1 = startAuditChain(await openRedisAuditSink({ client: client(), prefix, chainId: 'crashy', leaseMs: 1000 }), { chainId: 'crashy', signer: signerA });
+    decide(l1, 1);
+    await l1.sink.flush();
+    // The crash: the process is gone (no close, no release); its lease stays until it expires.
+    l1.chain.close();
+    await clients[0]!.set(redisAuditOwnerKey(prefix, 'crashy'), 'a-dead-process', 'PX', 800);
+    const t0 = Date.now();
+    const s2 = await openRedisAuditSink({ client: client(), prefix, chainId: 'crashy', leaseMs: 1000 });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(600);
+    expect(s2.lastOnDisk?.hash).toBe(l1.chain.last!.hash);
+    const l2 = startAuditChain(s2, { chainId: 'crashy', signer: signerA });
+    expect(await l2.close()).toBe(true);
+    expect((await verifyAuditRedis(clients[0]!, { prefix, publicKeys: keys })).ok).toBe(true);
+  });
+
+  it('fork: when another instance took the lease (after this one lost Redis for longer than it), this one stops writing', async () => {
+    const prefix = freshPrefix();
+    const errors: Error[] = [];
+    const s1 = await openRedisAuditSink({ client: client(), prefix, chainId: 'taken', leaseMs: 1000, onError: (e) => errors.push(e) });
+    const l1 = startAuditChain(s1, { chainId: 'taken', signer: signerA, checkpointEvery: 3 });
+    expect(await s1.flush()).toBe(true);
+    await clients[0]!.set(redisAuditOwnerKey(prefix, 'taken'), 'another-instance', 'PX', 60_000);
+    decide(l1, 1);
+    expect(await s1.flush()).toBe(false);
+    expect(s1.healthy()).toBe(false);
+    expect(s1.conflict?.reason).toBe('fork');
+    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/^audit chain fork: another instance holds chain "taken"/)]);
+    expect(await l1.close()).toBe(false);
+    const recs = await chainRecords(clients[0]!, prefix, 'taken');
+    expect(recs.some((r) => r.kind === 'decision')).toBe(false);
+    expect((await verifyAuditRedis(clients[0]!, { prefix, publicKeys: keys })).ok).toBe(true);
+  });
+
+  it('reports unhealthy as soon as the connection is gone, before any store fails', async () => {
+    const own = await startRedis();
+    try {
+      const c = new Redis(own.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 500, lazyConnect: true });
+      c.on('error', () => undefined);
+      const sink = await openRedisAuditSink({ client: c, prefix: freshPrefix(), chainId: 'conn' });
+      const log = startAuditChain(sink, { chainId: 'conn', signer: signerA });
+      expect(await sink.flush()).toBe(true);
+      expect(sink.healthy()).toBe(true);
+      await own.stop();
+      for (let i = 0; i < 50 && sink.healthy(); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(sink.healthy()).toBe(false);
+      expect(sink.stats.errors).toBe(0);
+      log.chain.close();
+      c.disconnect();
+    } finally {
+      await own.close();
+    }
   });
 
   it('buffer limit: past maxBufferedRecords write throws AuditBackpressureError', async () => {

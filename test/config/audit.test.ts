@@ -88,3 +88,47 @@ describe('audit configuration', () => {
     expect(c.audit.enabled).toBe(false);
   });
 });
+
+describe('policy and risk tier configuration', () => {
+  const policyFiles = tempDir({ 'policy/tollgate/decision.rego': 'package tollgate\n', 'bundle.tar.gz': 'x' });
+  afterAll(policyFiles.cleanup);
+  const docP = (policy: string, routeExtra = '', tail = '') => `${MINIMAL.replace('    risk: low\n', `    risk: low\n${routeExtra}`)}issuers:
+  dev: { issuer: "https://idp.example.com", audiences: [api], algorithms: [ES256], jwks: { uri: "https://idp.example.com/jwks" } }
+policy:
+${policy}${tail}`;
+  const loadP = (text: string) => loadConfig(text, { env: {}, filePath: policyFiles.path('gateway.yaml') });
+
+  it('normalizes a policy section, route body opt-in and tier defaults', () => {
+    const c = loadP(docP('  dir: policy\n  headers: [X-Agent-Id]\n  obligationHeaders: [X-Approved-By]\n  approvals: { issuer: dev }\n', '    policy: { body: { maxBytes: 4096 } }\n', 'riskTiers:\n  medium: { maxTokenAgeSec: 600 }\n'));
+    expect(c.policy).toStrictEqual({
+      dir: policyFiles.path('policy'),
+      entrypoint: 'tollgate/decision',
+      watch: true,
+      runTests: true,
+      timeoutMs: 50,
+      headers: ['x-agent-id'],
+      obligationHeaders: ['x-approved-by'],
+      approvals: { issuer: 'dev', header: 'approval-token', maxTokens: 5 },
+    });
+    expect(c.routes[0]!.policy).toStrictEqual({ body: { maxBytes: 4096 } });
+    expect(c.riskTiers).toStrictEqual({ low: {}, medium: { maxTokenAgeSec: 600 }, high: { maxTokenAgeSec: 300 } });
+    expect(loadP(docP('  bundle: bundle.tar.gz\n')).policy?.bundle).toBe(policyFiles.path('bundle.tar.gz'));
+    expect(loadP(MINIMAL).policy).toBeUndefined();
+  });
+
+  it('refuses credentials as policy input, forbidden obligation headers, unknown approval issuers and orphan body opt-ins', () => {
+    const lines = brief(issuesOf(docP('  dir: missing-dir\n  headers: [Authorization, cookie, approval-token]\n  obligationHeaders: [x-client-id, content-length]\n  approvals: { issuer: nobody }\n', '    policy: { body: { maxBytes: 99999999 } }\n'), { filePath: policyFiles.path('gateway.yaml') }));
+    expect(lines).toContainEqual(expect.stringMatching(/policy\.dir directory not found/));
+    expect(lines).toContainEqual(expect.stringMatching(/policy\.headers\[0\] authorization carries credentials/));
+    expect(lines).toContainEqual(expect.stringMatching(/policy\.headers\[1\] cookie carries credentials/));
+    expect(lines).toContainEqual(expect.stringMatching(/policy\.headers\[2\] approval-token carries approval tokens/));
+    expect(lines).toContainEqual(expect.stringMatching(/policy\.obligationHeaders\[0\] x-client-id is a framing, credential, forwarding or identity header/));
+    expect(lines).toContainEqual(expect.stringMatching(/policy\.obligationHeaders\[1\] content-length/));
+    expect(lines).toContainEqual(expect.stringMatching(/policy\.approvals\.issuer unknown issuer "nobody"/));
+    expect(lines).toContainEqual(expect.stringMatching(/routes\[0\]\.policy\.body\.maxBytes (must be <=|99999999 exceeds)/));
+    const both = brief(issuesOf(docP('  dir: policy\n  bundle: bundle.tar.gz\n'), { filePath: policyFiles.path('gateway.yaml') }));
+    expect(both).toContainEqual(expect.stringMatching(/policy must set exactly one of dir or bundle/));
+    const orphan = brief(issuesOf(MINIMAL.replace('    risk: low\n', '    risk: low\n    policy: { body: { maxBytes: 10 } }\n')));
+    expect(orphan).toContainEqual(expect.stringMatching(/^1[23]:\d+ routes\[0\]\.policy the route gives input to a policy, but no policy is configured/));
+  });
+});

@@ -131,6 +131,7 @@ describe('loadConfig: a valid configuration', () => {
           forwardAuthorization: false,
           maxBodyBytes: 1_048_576,
           rateLimits: { policies: [], quotas: [], cost: 1 },
+          policy: {},
           source: { line: 47 },
         },
         {
@@ -142,6 +143,7 @@ describe('loadConfig: a valid configuration', () => {
           forwardAuthorization: true,
           maxBodyBytes: 65536,
           rateLimits: { policies: [], quotas: [], cost: 1 },
+          policy: {},
           source: { line: 55 },
         },
         {
@@ -153,6 +155,7 @@ describe('loadConfig: a valid configuration', () => {
           forwardAuthorization: false,
           maxBodyBytes: 1_048_576,
           rateLimits: { policies: [], quotas: [], cost: 1 },
+          policy: {},
           source: { line: 62 },
         },
         {
@@ -164,6 +167,7 @@ describe('loadConfig: a valid configuration', () => {
           forwardAuthorization: false,
           maxBodyBytes: 1_048_576,
           rateLimits: { policies: [], quotas: [], cost: 1 },
+          policy: {},
           source: { line: 67 },
         },
       ],
@@ -177,7 +181,10 @@ describe('loadConfig: a valid configuration', () => {
         checkpoint: { every: 100, intervalMs: 10_000 },
         onUnavailable: { low: 'fail_open', medium: 'fail_open', high: 'fail_closed' },
         maxBufferedRecords: 10_000,
+        chainLeaseMs: 10_000,
       },
+      // Tiers: medium tokens at most an hour old, high five minutes.
+      riskTiers: { low: {}, medium: { maxTokenAgeSec: 3600 }, high: { maxTokenAgeSec: 300 } },
       sourcePath: files.path('gateway.yaml'),
     };
     const { issuers, sourceHash, ...rest } = config;
@@ -259,6 +266,7 @@ describe('loadConfig: defaults of a minimal configuration', () => {
       forwardAuthorization: false,
       maxBodyBytes: 1_048_576,
       rateLimits: { policies: [], quotas: [], cost: 1 },
+      policy: {},
       source: { line: 8 },
     });
   });

@@ -3,7 +3,8 @@
 // thing dropped — recovered and recorded. Records still buffered in memory at the SIGKILL may be lost (the file
 // sink batches one event-loop turn per write); the assertions only cover what is guaranteed.
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listSegments } from '../../src/audit/file-sink.js';
@@ -17,16 +18,20 @@ const SECRET = registerSecret('audit-crash-e2e-shared-secret-0123456789');
 const env = { ...process.env, AUDIT_CRASH_SECRET: SECRET };
 
 let upstream: TestUpstream;
+// The config files and signing keys live outside the run folder (only the audit records belong there).
+let confDir: string;
 const running = new Set<GatewayProcess>();
 beforeAll(async () => {
   upstream = await startUpstream();
+  confDir = mkdtempSync(join(tmpdir(), 'tollgate-audit-crash-'));
 });
 afterAll(async () => {
   for (const gw of running) {
     gw.child.kill('SIGKILL');
     await gw.exited;
   }
-  await upstream.close();
+  await upstream?.close();
+  if (confDir !== undefined) rmSync(confDir, { recursive: true, force: true });
 });
 
 type Rec = Record<string, unknown>;
@@ -58,9 +63,9 @@ function writeConfig(name: string, chainId: string): { file: string; dir: string
   const dir = auditDirPath(name);
   const pem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
   registerSecret(pem);
-  const keyFile = join(dir, 'signing.pem');
+  const keyFile = join(confDir, `${name}.pem`);
   writeFileSync(keyFile, pem, { mode: 0o600 });
-  const file = join(dir, 'gateway.yaml');
+  const file = join(confDir, `${name}.yaml`);
   writeFileSync(
     file,
     `${yamlConfig({

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAuditVerify } from '../../src/audit/cli.js';
 import { listSegments, segmentName } from '../../src/audit/file-sink.js';
-import { readAuditRecords, startGateway, yamlConfig, type TestGateway } from '../helpers/gateway.js';
+import { auditRecordOf, readAuditRecords, startGateway, yamlConfig, type TestGateway } from '../helpers/gateway.js';
 import { auditDirPath, registerSecret } from '../helpers/run-artifacts.js';
 import { hs256Issuer, hs256Token } from '../helpers/tokens.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
@@ -65,16 +65,6 @@ async function call(gw: TestGateway, path: string, headers: Record<string, strin
   return res;
 }
 
-/** Records are written in the event loop's check phase after the response: wait until `n` more are there. */
-async function recordsFor(gw: TestGateway, requestId: string): Promise<Record<string, unknown>> {
-  for (let i = 0; i < 100; i++) {
-    const rec = gw.auditRecords().find((r) => r['requestId'] === requestId);
-    if (rec !== undefined) return rec;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`no audit record for ${requestId}`);
-}
-
 async function verifyDir(dir: string, jwks: string): Promise<{ code: number; out: string }> {
   const out: string[] = [];
   const code = await runAuditVerify(['verify', ...listSegments(dir), '--public-key', jwks], {
@@ -127,7 +117,7 @@ describe('a record per gateway decision', () => {
     const limited = await call(gw, '/reports/1', { authorization: `Bearer ${alice}`, 'x-request-id': 'req-limit-2' });
     expect(limited.status).toBe(429);
 
-    const ok = await recordsFor(gw, 'req-allowed');
+    const ok = await auditRecordOf(gw, 'req-allowed');
     expect(ok).toMatchObject({
       kind: 'decision',
       decision: 'allow',
@@ -148,21 +138,21 @@ describe('a record per gateway decision', () => {
     expect((ok['durations'] as Record<string, number>)['total']).toBeGreaterThan(0);
     expect((ok['durations'] as Record<string, number>)['upstream']).toBeGreaterThanOrEqual(0);
 
-    expect(await recordsFor(gw, 'req-no-token')).toMatchObject({
+    expect(await auditRecordOf(gw, 'req-no-token')).toMatchObject({
       decision: 'deny',
       stage: 'authenticate',
       reasons: ['token_missing', 'missing'],
       status: 401,
       routeId: 'orders',
     });
-    const denied = await recordsFor(gw, 'req-scope');
+    const denied = await auditRecordOf(gw, 'req-scope');
     expect(denied).toMatchObject({ decision: 'deny', stage: 'authenticate', status: 403, clientId: 'bob', riskTier: 'high', method: 'POST' });
     expect(denied['reasons']).toContain('insufficient_scope');
-    const noRoute = await recordsFor(gw, 'req-no-route');
+    const noRoute = await auditRecordOf(gw, 'req-no-route');
     expect(noRoute).toMatchObject({ decision: 'deny', stage: 'route', status: 404 });
     expect((noRoute['reasons'] as string[])[0]).toBe('route_not_found');
-    expect(await recordsFor(gw, 'req-limit-2')).toMatchObject({ decision: 'deny', stage: 'client_limit', status: 429, clientId: 'alice' });
-    expect((await recordsFor(gw, 'req-limit-2'))['reasons']).toContain('rate_limited');
+    expect(await auditRecordOf(gw, 'req-limit-2')).toMatchObject({ decision: 'deny', stage: 'client_limit', status: 429, clientId: 'alice' });
+    expect((await auditRecordOf(gw, 'req-limit-2'))['reasons']).toContain('rate_limited');
 
     // Nothing secret reached the files: tokens (or their signatures), the shared secret, cookies, query values,
     // the idempotency key itself.

@@ -101,3 +101,14 @@ export function readAuditRecords(dir: string, prefix = 'audit'): Array<Record<st
       .map((l) => JSON.parse(l) as Record<string, unknown>),
   );
 }
+
+/** The audit record of one request: records are written after the response, so poll briefly. */
+export async function auditRecordOf(gw: TestGateway, requestId: string, timeoutMs = 3000): Promise<Record<string, unknown>> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const rec = gw.auditRecords().find((r) => r['requestId'] === requestId);
+    if (rec !== undefined) return rec;
+    if (Date.now() > end) throw new Error(`no audit record for request ${requestId}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -36,6 +36,7 @@ export function route(id: string, limits: Partial<RouteRateLimitConfig> = {}, ri
     forwardAuthorization: false,
     maxBodyBytes: 1024,
     rateLimits: { policies: [], quotas: [], cost: 1, ...limits },
+    policy: {},
   };
 }
 

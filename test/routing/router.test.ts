@@ -13,6 +13,7 @@ function route(id: string, match: Partial<RouteConfig['match']>): RouteConfig {
     forwardAuthorization: false,
     maxBodyBytes: 1024,
     rateLimits: { policies: [], quotas: [], cost: 1 },
+    policy: {},
   };
 }
 

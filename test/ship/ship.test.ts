@@ -128,7 +128,8 @@ describe('runChecks on a broken tree', () => {
     for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', '.dockerignore']) {
       cpSync(path.join(ROOT, f), path.join(dir, f));
     }
-    for (const d of ['src', 'config', 'policy']) mkdirSync(path.join(dir, d));
+    for (const d of ['src', 'config', 'policy', 'scripts']) mkdirSync(path.join(dir, d));
+    cpSync(path.join(ROOT, 'scripts', 'build-policy-runtime.mjs'), path.join(dir, 'scripts', 'build-policy-runtime.mjs'));
     writeFileSync(path.join(dir, 'Dockerfile'), dropFinalInstruction(DOCKERFILE, 'USER '));
     // Checked in-process (the script's own imports resolve from the repo); the CLI itself is
     // covered by the test above.
