@@ -1,12 +1,12 @@
 // npm run bench: direct upstream vs a bare http-proxy-3 proxy vs tollgate (JWT route), and tollgate on the same
 // route with rate limits (memory store; Redis store with a redis-server the bench starts) and with the audit trail
-// (file sink, fsync every 100 ms), one run, same load
+// (file sink, fsync every 100 ms) and with the shipped default policy, one run, same load
 // generator (autocannon), same upstream. The proxy under test is pinned to CPU 0;
 // the upstream and the load generator share CPU 1 in every scenario (taskset, when present).
 // Environment: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 50), BENCH_WARMUP (s, default 3),
 // BENCH_ROUNDS (default 1; with more, the ratios printed are medians over rounds).
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -186,6 +186,18 @@ ${store === 'redis' ? `  redis: { url: "redis://127.0.0.1:${redisPort}" }\n` : '
     writeFileSync(join(tmp, 'gateway.yaml'), gatewayYaml(''));
     writeFileSync(join(tmp, 'gateway-memory.yaml'), gatewayYaml(limits('memory')));
     writeFileSync(join(tmp, 'gateway-redis.yaml'), gatewayYaml(limits('redis')));
+    // The shipped default policy (policy/tollgate/decision.rego) on the same route, classified in its data.
+    mkdirSync(join(tmp, 'policy', 'tollgate'), { recursive: true });
+    copyFileSync(join(root, 'policy', 'tollgate', 'decision.rego'), join(tmp, 'policy', 'tollgate', 'decision.rego'));
+    writeFileSync(join(tmp, 'policy', 'tollgate', 'data.json'), JSON.stringify({
+      actions: { 'jwt-route': { name: 'items.read', risk: 'low', scopes: ['bench:read'] } },
+      partners: {},
+    }));
+    writeFileSync(join(tmp, 'gateway-policy.yaml'), `${gatewayYaml('')}policy:
+  dir: ./policy
+  runTests: false
+  watch: false
+`);
     // One hash-chained record per request, fsync every 100 ms, a signed checkpoint every 100 records.
     writeFileSync(join(tmp, 'gateway-audit.yaml'), gatewayYaml('', `audit:
   file: { dir: ./audit, fsyncIntervalMs: 100 }
@@ -235,6 +247,7 @@ ${store === 'redis' ? `  redis: { url: "redis://127.0.0.1:${redisPort}" }\n` : '
       tollgate('tollgate + limits (mem)', 'gateway-memory.yaml'),
       tollgate('tollgate + limits (redis)', 'gateway-redis.yaml'),
       tollgate('tollgate + audit (file)', 'gateway-audit.yaml'),
+      tollgate('tollgate + policy', 'gateway-policy.yaml'),
     ];
 
     console.log(`tollgate bench: ${ROUNDS} round(s), ${DURATION}s per scenario after ${WARMUP}s warm-up, ${CONNECTIONS} connections, autocannon; ` +
@@ -261,6 +274,7 @@ ${store === 'redis' ? `  redis: { url: "redis://127.0.0.1:${redisPort}" }\n` : '
     console.log(`ratio limits (memory) / no limits:   ${ratio(3, 2).toFixed(3)}   (goal >= 0.95: under 5% cost)`);
     console.log(`ratio limits (redis) / no limits:    ${ratio(4, 2).toFixed(3)}   (goal >= 0.75 at 64 connections: under 25% cost)`);
     console.log(`ratio audit (file) / audit off:      ${ratio(5, 2).toFixed(3)}   (goal >= 0.90: under 10% cost)`);
+    console.log(`ratio policy / no policy:            ${ratio(6, 2).toFixed(3)}   (goal >= 0.85: at most 15% cost)`);
     if (rounds.some((results) => results.some((r) => r.bad > 0))) {
       console.log('some scenario had non-2xx responses or errors: figures are not comparable');
       process.exitCode = 1;

@@ -39,6 +39,33 @@ describe('npm start (dev mode on the shipped example)', () => {
       });
       expect(post.status).toBe(403);
 
+      // The shipped policy: a token for tenant acme on globex is a confused deputy.
+      const other = await fetch('http://127.0.0.1:8080/v1/tenants/globex/orders/42', { headers: { authorization: `Bearer ${token}` } });
+      expect(other.status).toBe(403);
+      expect(await other.json()).toMatchObject({ code: 'policy_denied', reasons: ['tenant_mismatch'] });
+
+      // Dual control as the README shows it: two approvals from the dev approver clients, bound to the request.
+      const payment = '{"amount": 120, "currency": "EUR"}';
+      const pay = (approvals: string[]) =>
+        fetch('http://127.0.0.1:8080/v1/tenants/acme/payments', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(approvals.length > 0 ? { 'approval-token': approvals.join(', ') } : {}) },
+          body: payment,
+        });
+      const unapproved = await pay([]);
+      expect(unapproved.status).toBe(403);
+      expect(await unapproved.json()).toMatchObject({ reasons: ['approvals_missing'] });
+      const approvals: string[] = [];
+      for (const [client, secret] of [['approver-ann', 'ann-secret'], ['approver-bob', 'bob-secret']] as const) {
+        const a = await runCli(['token', '--client', client, '--secret', secret, '--approve', 'POST /v1/tenants/acme/payments', '--body', payment]);
+        expect(a.code, a.stderr).toBe(0);
+        approvals.push(registerSecret(a.stdout.trim()));
+      }
+      const approved = await pay(approvals);
+      expect(approved.status).toBe(200);
+      const seen = (await approved.json()) as { headers: Record<string, string> };
+      expect(seen.headers['x-approved-by']).toBe('approver-ann,approver-bob');
+
       const metrics = await (await fetch('http://127.0.0.1:9090/metrics')).text();
       expect(metrics).toContain('tollgate_requests_total{route="orders-read",method="GET",status_class="2xx"} 1');
       expect(gw.output()).not.toContain(token);
