@@ -80,6 +80,9 @@ approvers contains a.approver if {
 
 decision := {"allow": count(approvers) >= 2, "reasons": ["approvals_missing"], "public_reasons": ["approvals_missing"]} if input.route.id == "dual"
 
+# The whole input, for the schema test.
+decision := {"allow": true, "obligations": {"headers": {"x-policy-echo": json.marshal(input)}}} if input.route.id in {"mirror", "mirror-public"}
+
 # version marker for reload tests
 decision := {"allow": true, "obligations": {"headers": {"x-policy-echo": "v1"}}} if input.route.id == "version"
 
@@ -153,6 +156,17 @@ const routes = `  - id: echo
     auth: { issuer: local }
     risk: high
     policy: { body: { maxBytes: 1024 } }
+  - id: mirror
+    match: { path: "/m/{tenant}/{id}" }
+    upstream: app
+    auth: { issuer: local }
+    risk: medium
+    policy: { body: { maxBytes: 1024 } }
+  - id: mirror-public
+    match: { prefix: /mp }
+    upstream: app
+    auth: false
+    risk: low
   - id: version
     match: { prefix: /version }
     upstream: app
@@ -251,6 +265,29 @@ describe('policy decisions (policy compiled from a directory)', () => {
       method: 'GET',
       path: '/t/acme/echo',
     });
+  });
+
+  it('the input the gateway builds is valid against policy/input.schema.json (authenticated with body and approvals, and public)', async () => {
+    const { default: Ajv } = await import('ajv');
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    const validate = ajv.compile(JSON.parse(readFileSync(join(process.cwd(), 'policy', 'input.schema.json'), 'utf8')) as object);
+    const t = await token({ partner: 'acme', tenant: 'acme' });
+    const body = '{"amount": 5, "items": [1, 2]}';
+    const approval = registerSecret(
+      await new SignJWT({ req_hash: createHash('sha256').update('POST /m/acme/7?a=1\n').update(body).digest('base64url') })
+        .setProtectedHeader({ alg: 'HS256' }).setIssuer('https://approvals.test').setAudience('https://api.test').setSubject('ann').setIssuedAt().setExpirationTime('5m')
+        .sign(new TextEncoder().encode(APPROVAL_SECRET)),
+    );
+    const r = await call(gw, '/m/acme/7?a=1', { method: 'POST', headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json', 'x-agent-id': 'a-1', 'approval-token': approval }, body });
+    expect(r.status).toBe(200);
+    const input = JSON.parse(lastSeen('/m/acme/7')!.headers['x-policy-echo'] as string) as Record<string, unknown>;
+    expect(validate(input), JSON.stringify(validate.errors)).toBe(true);
+    expect(input).toMatchObject({ request: { body: { amount: 5 }, params: { tenant: 'acme', id: '7' } }, approvals: [{ approver: 'ann' }], token: { partner: 'acme' } });
+    const pub = await call(gw, '/mp/x', {});
+    expect(pub.status).toBe(200);
+    const publicInput = JSON.parse(lastSeen('/mp/x')!.headers['x-policy-echo'] as string) as Record<string, unknown>;
+    expect(validate(publicInput), JSON.stringify(validate.errors)).toBe(true);
+    expect(publicInput['token']).toBeUndefined();
   });
 
   it('a client cannot forge an obligation header: its own copy is removed even when the policy sets none', async () => {
