@@ -268,7 +268,7 @@ describe('policy decisions (policy compiled from a directory)', () => {
   });
 
   it('the input the gateway builds is valid against policy/input.schema.json (authenticated with body and approvals, and public)', async () => {
-    const { default: Ajv } = await import('ajv');
+    const { Ajv } = await import('ajv');
     const ajv = new Ajv({ allErrors: true, strict: false });
     const validate = ajv.compile(JSON.parse(readFileSync(join(process.cwd(), 'policy', 'input.schema.json'), 'utf8')) as object);
     const t = await token({ partner: 'acme', tenant: 'acme' });
