@@ -80,6 +80,28 @@ export const RISK_TIER_DEFAULTS = {
   high: { maxTokenAgeSec: 300 },
 } as const;
 
+export const HIGH_RISK_DEFAULTS = {
+  store: 'memory',
+  redisKeyPrefix: '{tollgate:hr}:',
+  idempotency: {
+    header: 'idempotency-key',
+    ttlSeconds: 86_400,
+    leaseSeconds: 120,
+    methods: ['POST', 'PUT', 'PATCH', 'DELETE'],
+    maxStoredBodyBytes: 1_048_576,
+    storeHeaders: ['content-type', 'content-encoding', 'content-language', 'location', 'etag', 'last-modified', 'cache-control', 'retry-after'],
+    fingerprintHeaders: [],
+    maxEntries: 100_000,
+  },
+  replay: {
+    nonceHeader: 'x-tollgate-nonce',
+    timestampHeader: 'x-tollgate-timestamp',
+    windowSeconds: 300,
+    clockSkewSeconds: 5,
+    maxEntries: 1_000_000,
+  },
+} as const;
+
 export const LIMIT_KEYS = ['client', 'route', 'client_route', 'partner', 'ip'] as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

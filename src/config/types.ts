@@ -296,6 +296,52 @@ export interface RiskTierConfig {
   maxTokenAgeSec?: number;
 }
 
+/** Idempotency keys and nonce + timestamp replay protection (draft-ietf-httpapi-idempotency-key-header). */
+export interface HighRiskConfig {
+  /** Default `memory` (one instance); `redis` holds across instances. */
+  store: 'memory' | 'redis';
+  /** Required with store redis; keyPrefix default `{tollgate:hr}:`. */
+  redis?: RedisConfig;
+  idempotency: {
+    /** Default `idempotency-key`. */
+    header: string;
+    /** How long a completed request's response is kept for retries. Default 86400 (24 h). */
+    ttlSeconds: number;
+    /** How long a request may stay in flight before its outcome counts as unknown. Default 120. */
+    leaseSeconds: number;
+    /** Methods that need a key. Default POST, PUT, PATCH, DELETE. */
+    methods: string[];
+    /** Largest response body stored for replay. Default 1 MiB. */
+    maxStoredBodyBytes: number;
+    /** Response headers stored and replayed (lower-case). */
+    storeHeaders: string[];
+    /** Request headers that are part of the fingerprint besides method, path, query and body (lower-case). */
+    fingerprintHeaders: string[];
+    /** Memory store bound. Default 100000. */
+    maxEntries: number;
+  };
+  replay: {
+    /** Default `x-tollgate-nonce`. */
+    nonceHeader: string;
+    /** Default `x-tollgate-timestamp` (Unix seconds). */
+    timestampHeader: string;
+    /** Accepted distance of the timestamp from now. Default 300. */
+    windowSeconds: number;
+    /** Extra tolerance for clock skew. Default 5. */
+    clockSkewSeconds: number;
+    /** Memory store bound. Default 1000000. */
+    maxEntries: number;
+  };
+}
+
+/** A route's high-risk checks. Default: both on for routes of tier high (and requests the policy raised to high). */
+export interface RouteHighRiskConfig {
+  idempotency?: boolean;
+  replay?: boolean;
+  /** Use the token's `jti` as a one-time token (each token works once). Default false. */
+  jtiOnce: boolean;
+}
+
 export interface RouteConfig {
   id: string;
   match: RouteMatchConfig;
@@ -312,6 +358,8 @@ export interface RouteConfig {
   rateLimits: RouteRateLimitConfig;
   /** Default: nothing beyond the request line, token and route. */
   policy: RoutePolicyConfig;
+  /** Unset members follow the tier. */
+  highRisk: RouteHighRiskConfig;
   /** Where the route was declared, for error messages. */
   source?: { line: number };
 }
@@ -334,6 +382,7 @@ export interface GatewayConfig {
   /** Absent: no policy stage (token and scopes decide). */
   policy?: PolicyConfig;
   riskTiers: Record<RiskTier, RiskTierConfig>;
+  highRisk: HighRiskConfig;
   /** Absolute path of the file this was loaded from, if any. */
   sourcePath?: string;
   /** SHA-256 of the YAML text, for reload logs and audit. */

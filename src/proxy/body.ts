@@ -52,7 +52,8 @@ export function isJsonContentType(value: string | undefined): boolean {
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+// ignoreBOM: true keeps a leading BOM in the text, so the check below can refuse it.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * Parses a JSON body for the policy, refusing what different parsers read differently (RFC 8259 §4 leaves duplicate
@@ -79,7 +80,19 @@ export function parseJsonBody(bytes: Buffer): unknown {
   if (dup !== undefined) {
     throw new GatewayError('invalid_body', { reason: 'duplicate_key', detail: 'The body repeats a member name within one object.' });
   }
+  // A number beyond double range parses to ±Infinity here, reaches the policy as null and means something else
+  // again to the upstream's parser: refused like any other ambiguity (RFC 7493 §2.2).
+  if (!allFinite(value)) {
+    throw new GatewayError('invalid_body', { reason: 'number_out_of_range', detail: 'The body has a number outside the IEEE 754 double range.' });
+  }
   return value;
+}
+
+function allFinite(v: unknown): boolean {
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (Array.isArray(v)) return v.every(allFinite);
+  if (v !== null && typeof v === 'object') return Object.values(v).every(allFinite);
+  return true;
 }
 
 /**
