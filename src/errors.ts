@@ -41,6 +41,16 @@ export const ERRORS = {
   // Policy (the route's Rego decision; default deny)
   policy_denied: { status: 403, title: 'The policy does not allow this request.' },
 
+  // High-risk routes: replay protection and idempotency keys (draft-ietf-httpapi-idempotency-key-header)
+  timestamp_invalid: { status: 400, title: 'The request timestamp is missing, malformed or outside the accepted window.' },
+  nonce_invalid: { status: 400, title: 'The request nonce is missing or too short.' },
+  replay_detected: { status: 409, title: 'This request was already received (a reused nonce or one-time token).' },
+  idempotency_key_invalid: { status: 400, title: 'An Idempotency-Key is required on this request and must be a structured-field string.' },
+  idempotency_key_in_use: { status: 409, title: 'A request with this Idempotency-Key is still being processed.' },
+  idempotency_key_mismatch: { status: 422, title: 'This Idempotency-Key was used for a different request.' },
+  idempotency_replay_unavailable: { status: 409, title: 'The request with this Idempotency-Key ran, but its response cannot be replayed.' },
+  high_risk_store_unavailable: { status: 503, title: 'Replay and idempotency checks are temporarily unavailable for this route.' },
+
   // Audit trail (no high-risk action goes unaudited)
   audit_unavailable: { status: 503, title: 'The audit trail cannot record requests right now; this route does not run unaudited.' },
 

@@ -68,6 +68,7 @@ function requestIdOf(req: IncomingMessage): string {
  */
 function runStages(stages: readonly Stage[], ctx: RequestContext, from: number): Promise<void> | undefined {
   for (let i = from; i < stages.length; i++) {
+    if (ctx.replayed) return undefined;
     ctx.stage = i;
     const r = stages[i]!(ctx);
     if (r !== undefined) return r.then(() => runStages(stages, ctx, i + 1));
@@ -158,6 +159,13 @@ export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): 
     const routeId = ctx.route?.id ?? 'none';
     const reason = err === undefined ? undefined : (err.reason ?? err.code);
     recordRequest(routeId, ctx.route?.upstream, ctx.method, status, seconds, ctx.upstreamMs !== undefined ? ctx.upstreamMs / 1000 : undefined);
+    for (const finalize of ctx.finalizers) {
+      try {
+        finalize(err);
+      } catch (e) {
+        logger.error({ reqId: ctx.requestId, err: e }, 'request finalizer failed');
+      }
+    }
     if (audit.enabled) audit.record('decision', decisionRecord(rt, ctx, err, status, seconds));
     if (rt.config.logging.accessLog) {
       // The root logger with an explicit reqId, not ctx.log: building a pino child per request
@@ -402,7 +410,8 @@ function decisionRecord(rt: Runtime, ctx: RequestContext, err: GatewayError | un
   const fields: AuditFields = {
     requestId: ctx.requestId,
     method: ctx.method,
-    decision: ctx.forwarded ? 'allow' : 'deny',
+    // A replayed idempotent response is an allowed request answered from the store, not from the upstream.
+    decision: ctx.forwarded || ctx.replayed ? 'allow' : 'deny',
     status,
     durations: ctx.upstreamMs !== undefined
       ? { total: Math.round(seconds * 1e6) / 1e3, upstream: Math.round(ctx.upstreamMs * 1e3) / 1e3 }
@@ -427,6 +436,8 @@ function decisionRecord(rt: Runtime, ctx: RequestContext, err: GatewayError | un
     // A policy denial is audited with every reason the policy gave, public or not.
     if (err.code === 'policy_denied' && policy !== undefined) fields.reasons = [err.code, ...policy.reasons];
     else fields.reasons = err.reason !== undefined && err.reason !== err.code ? [err.code, err.reason] : [err.code];
+  } else if (ctx.replayed) {
+    fields.reasons = ['idempotent_replay'];
   } else if (status === 499) {
     fields.reasons = ['client_closed'];
   }

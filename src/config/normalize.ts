@@ -17,16 +17,18 @@ import {
   REDIS_DEFAULTS,
   AUDIT_DEFAULTS,
   POLICY_DEFAULTS,
+  HIGH_RISK_DEFAULTS,
   RISK_TIER_DEFAULTS,
   ROUTE_DEFAULTS,
   SERVER_DEFAULTS,
   UPSTREAM_DEFAULTS,
 } from './defaults.js';
-import { AUDIT_REDIS_PASSWORD_SECRET, AUDIT_SIGNING_KEY_SECRET, REDIS_PASSWORD_SECRET, resolveFile } from './semantic.js';
+import { AUDIT_REDIS_PASSWORD_SECRET, AUDIT_SIGNING_KEY_SECRET, HIGH_RISK_REDIS_PASSWORD_SECRET, REDIS_PASSWORD_SECRET, resolveFile } from './semantic.js';
 import type {
   AuditConfig,
   AuditOutageMode,
   GatewayConfig,
+  HighRiskConfig,
   PolicyConfig,
   IssuerConfig,
   ListenerConfig,
@@ -74,6 +76,7 @@ interface YamlRoute {
   maxBodyBytes?: number;
   rateLimits?: { policies?: string[]; quotas?: string[]; cost?: number };
   policy?: { body?: { maxBytes: number } };
+  highRisk?: { idempotency?: boolean; replay?: boolean; jtiOnce?: boolean };
 }
 type HostPort = { host: string; port: number };
 interface YamlRedis {
@@ -142,6 +145,12 @@ export interface GatewayYaml {
     approvals?: { issuer: string; header?: string; maxTokens?: number };
   };
   riskTiers?: Partial<Record<RiskTier, { maxTokenAgeSec?: number }>>;
+  highRisk?: {
+    store?: 'memory' | 'redis';
+    redis?: YamlRedis;
+    idempotency?: Partial<HighRiskConfig['idempotency']>;
+    replay?: Partial<HighRiskConfig['replay']>;
+  };
 }
 
 export interface NormalizeContext {
@@ -246,6 +255,11 @@ export function normalize(y: GatewayYaml, ctx: NormalizeContext): GatewayConfig 
         cost: r.rateLimits?.cost ?? RATE_LIMIT_DEFAULTS.cost,
       },
       policy: r.policy?.body !== undefined ? { body: { maxBytes: r.policy.body.maxBytes } } : {},
+      highRisk: {
+        ...(r.highRisk?.idempotency !== undefined ? { idempotency: r.highRisk.idempotency } : {}),
+        ...(r.highRisk?.replay !== undefined ? { replay: r.highRisk.replay } : {}),
+        jtiOnce: r.highRisk?.jtiOnce ?? false,
+      },
     };
     const line = ctx.routeLine(index);
     if (line !== undefined) route.source = { line };
@@ -272,6 +286,7 @@ export function normalize(y: GatewayYaml, ctx: NormalizeContext): GatewayConfig 
       medium: { ...RISK_TIER_DEFAULTS.medium, ...y.riskTiers?.medium },
       high: { ...RISK_TIER_DEFAULTS.high, ...y.riskTiers?.high },
     },
+    highRisk: normalizeHighRisk(y.highRisk ?? {}, ctx),
     sourceHash: ctx.sourceHash,
   };
   if (y.policy !== undefined) {
@@ -377,4 +392,33 @@ function normalizeAudit(y: YamlAudit, ctx: NormalizeContext): AuditConfig {
 function defaultChainId(): string {
   const name = hostname().replace(/[^A-Za-z0-9_.:-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
   return name === '' ? 'tollgate' : name;
+}
+
+function normalizeHighRisk(y: NonNullable<GatewayYaml['highRisk']>, ctx: NormalizeContext): HighRiskConfig {
+  const d = HIGH_RISK_DEFAULTS;
+  const i = y.idempotency ?? {};
+  const r = y.replay ?? {};
+  const lower = (xs: readonly string[]) => xs.map((x) => x.toLowerCase());
+  const out: HighRiskConfig = {
+    store: y.store ?? d.store,
+    idempotency: {
+      header: (i.header ?? d.idempotency.header).toLowerCase(),
+      ttlSeconds: i.ttlSeconds ?? d.idempotency.ttlSeconds,
+      leaseSeconds: i.leaseSeconds ?? d.idempotency.leaseSeconds,
+      methods: [...(i.methods ?? d.idempotency.methods)],
+      maxStoredBodyBytes: i.maxStoredBodyBytes ?? d.idempotency.maxStoredBodyBytes,
+      storeHeaders: lower(i.storeHeaders ?? d.idempotency.storeHeaders),
+      fingerprintHeaders: lower(i.fingerprintHeaders ?? d.idempotency.fingerprintHeaders),
+      maxEntries: i.maxEntries ?? d.idempotency.maxEntries,
+    },
+    replay: {
+      nonceHeader: (r.nonceHeader ?? d.replay.nonceHeader).toLowerCase(),
+      timestampHeader: (r.timestampHeader ?? d.replay.timestampHeader).toLowerCase(),
+      windowSeconds: r.windowSeconds ?? d.replay.windowSeconds,
+      clockSkewSeconds: r.clockSkewSeconds ?? d.replay.clockSkewSeconds,
+      maxEntries: r.maxEntries ?? d.replay.maxEntries,
+    },
+  };
+  if (y.redis !== undefined) out.redis = normalizeRedis(y.redis, d.redisKeyPrefix, ctx.secrets.get(HIGH_RISK_REDIS_PASSWORD_SECRET));
+  return out;
 }

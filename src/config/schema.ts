@@ -27,6 +27,7 @@ import {
   REDIS_DEFAULTS,
   AUDIT_DEFAULTS,
   POLICY_DEFAULTS,
+  HIGH_RISK_DEFAULTS,
   RISK_TIER_DEFAULTS,
   RISK_TIERS,
   ROUTE_DEFAULTS,
@@ -476,6 +477,38 @@ const routePolicy = object('Route policy input', 'What this route adds to the po
   }, ['maxBytes']),
 });
 
+const highRisk = object(
+  'High-risk checks',
+  'Idempotency keys with stored-response replay and nonce + timestamp replay protection, for routes of tier high (or that opt in).',
+  {
+    store: { ...text('Store', 'memory (one instance) or redis (holds across instances).'), type: 'string', enum: ['memory', 'redis'], default: HIGH_RISK_DEFAULTS.store },
+    redis: redisSchema('The Redis that holds idempotency keys and nonces (store: redis).', HIGH_RISK_DEFAULTS.redisKeyPrefix),
+    idempotency: object('Idempotency', 'draft-ietf-httpapi-idempotency-key-header: a key per unsafe request; a retry gets the stored response.', {
+      header: httpHeader('Header', `Request header with the key (a structured-field string). Default ${HIGH_RISK_DEFAULTS.idempotency.header}.`),
+      ttlSeconds: integer('TTL (s)', 'How long a response is kept for retries.', 1, 31 * DAY, HIGH_RISK_DEFAULTS.idempotency.ttlSeconds),
+      leaseSeconds: integer('Lease (s)', 'How long a request may stay in flight before its outcome counts as unknown.', 1, DAY, HIGH_RISK_DEFAULTS.idempotency.leaseSeconds),
+      methods: strings('Methods', 'Methods that need a key.', { ...text('Method', 'An HTTP method.'), type: 'string', enum: [...HTTP_METHODS] }, { default: [...HIGH_RISK_DEFAULTS.idempotency.methods], minItems: 1 }),
+      maxStoredBodyBytes: bytes('Stored body (bytes)', 'Largest response body stored for replay; a larger one is answered once and its retries get 409.', HIGH_RISK_DEFAULTS.idempotency.maxStoredBodyBytes),
+      storeHeaders: strings('Stored headers', 'Response headers stored and replayed.', httpHeader('Header', 'A response header name.'), { default: [...HIGH_RISK_DEFAULTS.idempotency.storeHeaders] }),
+      fingerprintHeaders: strings('Fingerprint headers', 'Request headers that are part of the fingerprint besides method, path, query and body.', httpHeader('Header', 'A request header name.'), { default: [] }),
+      maxEntries: integer('Max entries', 'Memory store bound (in-flight keys are never evicted).', 1, 100_000_000, HIGH_RISK_DEFAULTS.idempotency.maxEntries),
+    }),
+    replay: object('Replay protection', 'A fresh nonce (at least 128 bits, base64url) and a timestamp (Unix seconds) on every high-risk request.', {
+      nonceHeader: httpHeader('Nonce header', `Default ${HIGH_RISK_DEFAULTS.replay.nonceHeader}.`),
+      timestampHeader: httpHeader('Timestamp header', `Unix seconds. Default ${HIGH_RISK_DEFAULTS.replay.timestampHeader}.`),
+      windowSeconds: integer('Window (s)', 'Accepted distance of the timestamp from now, either way.', 1, DAY, HIGH_RISK_DEFAULTS.replay.windowSeconds),
+      clockSkewSeconds: integer('Clock skew (s)', 'Extra tolerance for clocks that drift (servers should be NTP-synced).', 0, 3600, HIGH_RISK_DEFAULTS.replay.clockSkewSeconds),
+      maxEntries: integer('Max entries', 'Memory store bound (live nonces are never forgotten: past it, new ones are refused with 503).', 1, 100_000_000, HIGH_RISK_DEFAULTS.replay.maxEntries),
+    }),
+  },
+);
+
+const routeHighRisk = object('Route high-risk checks', 'Turn the checks on or off for this route; unset follows the tier (on for high).', {
+  idempotency: { ...text('Idempotency', 'Require an Idempotency-Key on unsafe methods.'), type: 'boolean' },
+  replay: { ...text('Replay protection', 'Require a fresh nonce and timestamp.'), type: 'boolean' },
+  jtiOnce: bool('JTI once', "Use the token's jti as a one-time token: each token works for one request.", false),
+});
+
 const route = object(
   'Route',
   'Maps matching requests to an upstream with an authentication requirement.',
@@ -489,6 +522,7 @@ const route = object(
     maxBodyBytes: bytes('Body limit (bytes)', 'Request body limit for this route. Default: server.maxBodyBytes.', undefined),
     rateLimits: routeRateLimits,
     policy: routePolicy,
+    highRisk: routeHighRisk,
   },
   ['id', 'match', 'upstream', 'auth', 'risk'],
 );
@@ -511,5 +545,6 @@ export const gatewaySchema: JsonSchema = {
     audit,
     policy,
     riskTiers,
+    highRisk,
   },
 };

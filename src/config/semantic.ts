@@ -47,6 +47,7 @@ const entries = (v: unknown): [string, Obj][] =>
 export const REDIS_PASSWORD_SECRET = '#redis';
 export const AUDIT_REDIS_PASSWORD_SECRET = '#audit-redis';
 export const AUDIT_SIGNING_KEY_SECRET = '#audit-key';
+export const HIGH_RISK_REDIS_PASSWORD_SECRET = '#highrisk-redis';
 
 export function resolveFile(baseDir: string, file: string): string {
   return isAbsolute(file) ? file : resolve(baseDir, file);
@@ -68,6 +69,20 @@ export function semanticCheck(data: unknown, ctx: SemanticContext): SemanticResu
   const password = checkRateLimits(data, ctx, add);
   if (password !== undefined) secrets.set(REDIS_PASSWORD_SECRET, password);
   checkPolicy(data, ctx, add);
+  if (isObj(data['highRisk'])) {
+    const hr = data['highRisk'];
+    if (hr['store'] === 'redis' && !isObj(hr['redis'])) add(['highRisk', 'store'], 'store is redis but highRisk.redis is not set');
+    const idem = isObj(hr['idempotency']) ? hr['idempotency'] : {};
+    const ttl = typeof idem['ttlSeconds'] === 'number' ? idem['ttlSeconds'] : 86_400;
+    const lease = typeof idem['leaseSeconds'] === 'number' ? idem['leaseSeconds'] : 120;
+    if (lease > ttl) {
+      add(['highRisk', 'idempotency', typeof idem['leaseSeconds'] === 'number' ? 'leaseSeconds' : 'ttlSeconds'], `leaseSeconds (${lease}) must not exceed ttlSeconds (${ttl}): a key must outlive the request that holds it`);
+    }
+    if (isObj(hr['redis'])) {
+      const password = checkRedis(hr['redis'], ['highRisk', 'redis'], ctx, add);
+      if (password !== undefined) secrets.set(HIGH_RISK_REDIS_PASSWORD_SECRET, password);
+    }
+  }
   if (isObj(data['audit'])) {
     const audit = checkAudit(data['audit'], ctx, add);
     if (audit.password !== undefined) secrets.set(AUDIT_REDIS_PASSWORD_SECRET, audit.password);

@@ -45,6 +45,8 @@ export interface GatewayMetrics {
   readonly policyInfo: Gauge<'revision'>;
   /** Approval tokens by result (verified, invalid, unbound). */
   readonly policyApprovals: Counter<'result'>;
+  /** High-risk checks by check (replay, jti, idempotency) and outcome (ok, started, replayed, in_flight, …). */
+  readonly highRiskChecks: Counter<'check' | 'outcome'>;
   /** Read when /metrics is scraped (the audit trail sets these): nothing is updated per request. */
   readonly auditProbe: { healthy: () => boolean; pending: () => number };
 }
@@ -171,6 +173,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): GatewayM
       name: 'tollgate_policy_approvals_total',
       help: 'Approval tokens presented, by result: verified (handed to the policy), invalid (failed verification), unbound (for another request).',
       labelNames: ['result'],
+      registers,
+    }),
+    highRiskChecks: new Counter({
+      name: 'tollgate_highrisk_checks_total',
+      help: 'High-risk checks by check (replay, jti, idempotency) and outcome (ok, started, replayed, in_flight, mismatch, invalid, timestamp_outside_window, replayed, store_unavailable, unknown, too_large).',
+      labelNames: ['check', 'outcome'],
       registers,
     }),
     auditRecords: new Counter({

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { RiskTier, RouteConfig } from '../config/types.js';
+import type { GatewayError } from '../errors.js';
 import type { LimitState } from '../ratelimit/types.js';
 import type { VerifiedToken } from '../tokens/types.js';
 
@@ -38,6 +39,10 @@ export interface RequestContext {
   stage: number;
   /** Set by the forward stage when the request is handed to the upstream: the gateway allowed it. */
   forwarded: boolean;
+  /** A stage answered the request itself (an idempotent replay): the remaining stages do not run. */
+  replayed: boolean;
+  /** Run once when the request is finished, with the error that ended it (if any): e.g. store the response. */
+  finalizers: Array<(err: GatewayError | undefined) => void>;
   /** Upstream timing and status, set by the forward stage. */
   upstreamStatus: number | undefined;
   upstreamMs: number | undefined;

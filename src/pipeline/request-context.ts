@@ -27,6 +27,8 @@ export class Context implements RequestContext {
   upstreamHeaders: RequestContext['upstreamHeaders'] = undefined;
   rateLimit: LimitState | undefined = undefined;
   stage = -1;
+  replayed = false;
+  finalizers: RequestContext['finalizers'] = [];
   forwarded = false;
   upstreamStatus: number | undefined = undefined;
   upstreamMs: number | undefined = undefined;

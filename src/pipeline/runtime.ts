@@ -10,6 +10,8 @@ import type { RateLimitService } from '../ratelimit/types.js';
 import { createRouter } from '../routing/router.js';
 import { createAuditGateStage } from '../stages/audit-gate.js';
 import { createForwardStage } from '../stages/forward.js';
+import { createHighRiskStage } from '../stages/high-risk.js';
+import { createHighRiskStores, type HighRiskStores } from '../highrisk/stores.js';
 import { createPolicyStage, createTierStage } from '../stages/policy.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import { createClientLimitStage, createIpLimitStage } from '../stages/rate-limit.js';
@@ -56,6 +58,8 @@ export interface Runtime {
   readonly shared: ReadonlyMap<string, Shared<IssuerVerifier>>;
   /** The policy this runtime enforces (undefined without `config.policy`). */
   readonly policy: PolicyEngine | undefined;
+  /** Idempotency and nonce stores, carried over by a reload that leaves `highRisk` unchanged. */
+  readonly highRisk: Shared<HighRiskStores>;
   /** The rate-limit service, carried over by a reload that leaves `rateLimits` unchanged. */
   readonly rateLimits: Shared<RateLimitService>;
   /** Requests currently running on this runtime. */
@@ -112,6 +116,7 @@ export function buildRuntime(config: GatewayConfig, deps: RuntimeDeps, previous?
       ...(deps.now !== undefined ? { now: deps.now } : {}),
     })).entry;
   const clientIp = createClientIpResolver(config.rateLimits.trustedProxies);
+  const highRisk = carry(previous?.highRisk, JSON.stringify(config.highRisk), () => createHighRiskStores(config.highRisk)).entry;
 
   // A configured policy that is not loaded must never mean "no policy": refuse to build.
   if (config.policy !== undefined && deps.policy === undefined) throw new Error('policy configured but not loaded');
@@ -133,7 +138,12 @@ export function buildRuntime(config: GatewayConfig, deps: RuntimeDeps, previous?
       : []),
     // after the policy, which may have raised the tier
     ['tier', createTierStage(config, deps.now)],
-    // Later stages slot in here: high-risk checks.
+    ['high_risk', createHighRiskStage(config, {
+      idempotency: highRisk.value.idempotency,
+      nonces: highRisk.value.nonces,
+      metrics: deps.metrics,
+      ...(deps.now !== undefined ? { now: deps.now } : {}),
+    })],
     ['audit_gate', createAuditGateStage(deps.audit, config.audit.onUnavailable, deps.metrics)],
     ['forward', createForwardStage(upstreams, createHeaderRewriter(config))],
   ];
@@ -146,19 +156,21 @@ export function buildRuntime(config: GatewayConfig, deps: RuntimeDeps, previous?
     stages,
     stageNames,
     policy: config.policy !== undefined ? deps.policy : undefined,
+    highRisk,
     verifiers,
     shared,
     rateLimits,
     inFlight: 0,
     ready: () => [...verifiers.values()].every((v) => v.ready()),
     async start() {
-      await Promise.all([...created.map((v) => v.start()), rateLimits.value.start()]);
+      await Promise.all([...created.map((v) => v.start()), rateLimits.value.start(), highRisk.value.start()]);
     },
     close() {
       if (closed) return;
       closed = true;
       for (const entry of shared.values()) if (--entry.users === 0) entry.value.close();
       if (--rateLimits.users === 0) void rateLimits.value.close();
+      if (--highRisk.users === 0) void highRisk.value.close();
       for (const u of upstreams.values()) u.close();
     },
   };

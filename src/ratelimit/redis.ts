@@ -115,3 +115,21 @@ export function describeRedis(config: RedisConfig): string {
     return 'redis';
   }
 }
+
+/**
+ * Resolves when the client is ready or after `timeoutMs`, whichever comes first; never rejects. Used at start so the
+ * first requests are not refused while the connection is still being made (after the timeout the gateway serves
+ * anyway and treats Redis as down).
+ */
+export function readyOrTimeout(client: RedisClient, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      client.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    client.on('ready', done);
+  });
+}

@@ -37,7 +37,7 @@ import type { LimitKey, PlanConfig, RateLimitsConfig, RouteConfig } from '../con
 import type { DecisionCounters, RateLimitMetrics } from '../observability/metrics.js';
 import { createKeyCache, quotaPeriod, subjectKey, type QuotaPeriod } from './keys.js';
 import { fromInsurance, InsuranceLimiter, MemoryLimiter, type MemoryShare } from './memory.js';
-import { createRedisClient, describeRedis, type RedisClient } from './redis.js';
+import { createRedisClient, describeRedis, readyOrTimeout, type RedisClient } from './redis.js';
 import type { LimitDecision, LimitState, LimitSubject, RateLimitService } from './types.js';
 
 export interface RateLimitServiceDeps {
@@ -591,18 +591,8 @@ export function createRateLimitService(config: RateLimitsConfig, deps: RateLimit
       return own(config.partners.clients, clientId);
     },
     start() {
-      const c = client;
-      if (c === undefined || c.status === 'ready' || config.redis === undefined) return Promise.resolve();
-      const timeoutMs = config.redis.connectTimeoutMs;
-      return new Promise<void>((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer);
-          c.off('ready', done);
-          resolve();
-        };
-        const timer = setTimeout(done, timeoutMs);
-        c.on('ready', done);
-      });
+      if (client === undefined || config.redis === undefined) return Promise.resolve();
+      return readyOrTimeout(client, config.redis.connectTimeoutMs);
     },
     storeState() {
       return state;

@@ -60,7 +60,7 @@ describe('checkConfigFile', () => {
       `${path}:14:20 upstreams.orders.tls.caFile: file not found: ${files.path('conf/certs/missing.pem')}`,
       `${path}:17:20 routes[0].match.path: parameter "{id}" appears more than once`,
       `${path}:18:15 routes[0].upstream: unknown upstream "order" (defined: orders)`,
-      `${path}:21:5 routes[0].retries: unknown key "retries"; allowed keys: id, match, upstream, auth, risk, forwardAuthorization, maxBodyBytes, rateLimits, policy`,
+      `${path}:21:5 routes[0].retries: unknown key "retries"; allowed keys: id, match, upstream, auth, risk, forwardAuthorization, maxBodyBytes, rateLimits, policy, highRisk`,
       `${path}:22:5 routes[1].auth: is required`,
       `${path}:22:9 routes[1].id: duplicate route id "orders" (first used at line 16)`,
     ]);

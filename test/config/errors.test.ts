@@ -135,11 +135,11 @@ describe('unknown keys', () => {
     ].join('\n');
     const issues = issuesOf(text);
     expect(brief(issues)).toEqual([
-      '2:1 colour unknown key "colour"; allowed keys: version, server, logging, identityHeaders, issuers, upstreams, routes, rateLimits, audit, policy, riskTiers',
+      '2:1 colour unknown key "colour"; allowed keys: version, server, logging, identityHeaders, issuers, upstreams, routes, rateLimits, audit, policy, riskTiers, highRisk',
       '6:3 server.maxBodySize unknown key "maxBodySize"; allowed keys: public, admin, shutdownGraceMs, maxBodyBytes, maxHeaderBytes, trustForwardedHeaders, keepAliveTimeoutMs, requestTimeoutMs',
       '11:7 upstreams.orders.tls.ca unknown key "ca"; allowed keys: caFile, servername',
       '14:29 routes[0].match.method unknown key "method"; did you mean "methods"?',
-      '18:5 routes[0].timeout unknown key "timeout"; allowed keys: id, match, upstream, auth, risk, forwardAuthorization, maxBodyBytes, rateLimits, policy',
+      '18:5 routes[0].timeout unknown key "timeout"; allowed keys: id, match, upstream, auth, risk, forwardAuthorization, maxBodyBytes, rateLimits, policy, highRisk',
     ]);
     expect(issues.map((i) => i.path)).toEqual(['/colour', '/server/maxBodySize', '/upstreams/orders/tls/ca', '/routes/0/match/method', '/routes/0/timeout']);
   });

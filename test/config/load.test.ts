@@ -132,6 +132,7 @@ describe('loadConfig: a valid configuration', () => {
           maxBodyBytes: 1_048_576,
           rateLimits: { policies: [], quotas: [], cost: 1 },
           policy: {},
+          highRisk: { jtiOnce: false },
           source: { line: 47 },
         },
         {
@@ -144,6 +145,7 @@ describe('loadConfig: a valid configuration', () => {
           maxBodyBytes: 65536,
           rateLimits: { policies: [], quotas: [], cost: 1 },
           policy: {},
+          highRisk: { jtiOnce: false },
           source: { line: 55 },
         },
         {
@@ -156,6 +158,7 @@ describe('loadConfig: a valid configuration', () => {
           maxBodyBytes: 1_048_576,
           rateLimits: { policies: [], quotas: [], cost: 1 },
           policy: {},
+          highRisk: { jtiOnce: false },
           source: { line: 62 },
         },
         {
@@ -168,6 +171,7 @@ describe('loadConfig: a valid configuration', () => {
           maxBodyBytes: 1_048_576,
           rateLimits: { policies: [], quotas: [], cost: 1 },
           policy: {},
+          highRisk: { jtiOnce: false },
           source: { line: 67 },
         },
       ],
@@ -185,6 +189,20 @@ describe('loadConfig: a valid configuration', () => {
       },
       // Tiers: medium tokens at most an hour old, high five minutes.
       riskTiers: { low: {}, medium: { maxTokenAgeSec: 3600 }, high: { maxTokenAgeSec: 300 } },
+      highRisk: {
+        store: 'memory',
+        idempotency: {
+          header: 'idempotency-key',
+          ttlSeconds: 86_400,
+          leaseSeconds: 120,
+          methods: ['POST', 'PUT', 'PATCH', 'DELETE'],
+          maxStoredBodyBytes: 1_048_576,
+          storeHeaders: ['content-type', 'content-encoding', 'content-language', 'location', 'etag', 'last-modified', 'cache-control', 'retry-after'],
+          fingerprintHeaders: [],
+          maxEntries: 100_000,
+        },
+        replay: { nonceHeader: 'x-tollgate-nonce', timestampHeader: 'x-tollgate-timestamp', windowSeconds: 300, clockSkewSeconds: 5, maxEntries: 1_000_000 },
+      },
       sourcePath: files.path('gateway.yaml'),
     };
     const { issuers, sourceHash, ...rest } = config;
@@ -267,6 +285,7 @@ describe('loadConfig: defaults of a minimal configuration', () => {
       maxBodyBytes: 1_048_576,
       rateLimits: { policies: [], quotas: [], cost: 1 },
       policy: {},
+      highRisk: { jtiOnce: false },
       source: { line: 8 },
     });
   });

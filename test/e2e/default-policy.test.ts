@@ -95,6 +95,8 @@ function gatewayYaml(): string {
     upstream: orders
     auth: { issuer: corp, scopes: [payments:write] }
     risk: high
+    # this test is about something else: the high-risk replay and idempotency checks are off here
+    highRisk: { idempotency: false, replay: false }
     maxBodyBytes: 65536
     policy: { body: { maxBytes: 2048 } }
   - id: public

@@ -1,3 +1,4 @@
+import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { registerSecret } from '../helpers/run-artifacts.js';
 import { runCli, spawnGateway, waitFor } from '../helpers/process.js';
@@ -46,10 +47,18 @@ describe('npm start (dev mode on the shipped example)', () => {
 
       // Dual control as the README shows it: two approvals from the dev approver clients, bound to the request.
       const payment = '{"amount": 120, "currency": "EUR"}';
+      // payments-create is high risk: an Idempotency-Key, a fresh nonce and the time on every request.
       const pay = (approvals: string[]) =>
         fetch('http://127.0.0.1:8080/v1/tenants/acme/payments', {
           method: 'POST',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(approvals.length > 0 ? { 'approval-token': approvals.join(', ') } : {}) },
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            'idempotency-key': `"${randomUUID()}"`,
+            'x-tollgate-nonce': randomBytes(16).toString('base64url'),
+            'x-tollgate-timestamp': String(Math.floor(Date.now() / 1000)),
+            ...(approvals.length > 0 ? { 'approval-token': approvals.join(', ') } : {}),
+          },
           body: payment,
         });
       const unapproved = await pay([]);

@@ -155,6 +155,8 @@ const routes = `  - id: echo
     upstream: app
     auth: { issuer: local }
     risk: high
+    # this test is about something else: the high-risk replay and idempotency checks are off here
+    highRisk: { idempotency: false, replay: false }
     policy: { body: { maxBytes: 1024 } }
   - id: mirror
     match: { path: "/m/{tenant}/{id}" }

@@ -42,7 +42,9 @@ function config(): string {
     match: { prefix: /high }
     upstream: app
     auth: { issuer: local }
-    risk: high`,
+    risk: high
+    # this test is about something else: the high-risk replay and idempotency checks are off here
+    highRisk: { idempotency: false, replay: false }`,
     rateLimits: `  store: redis
   redis: { url: "${redis.url}", connectTimeoutMs: 300, commandTimeoutMs: 200 }
   policies:

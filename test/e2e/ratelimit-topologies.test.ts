@@ -28,6 +28,8 @@ function config(redis: string): string {
     upstream: app
     auth: { issuer: local }
     risk: high
+    # this test is about something else: the high-risk replay and idempotency checks are off here
+    highRisk: { idempotency: false, replay: false }
     rateLimits: { policies: [burst], quotas: [daily] }`,
     rateLimits: `  store: redis
   redis: ${redis}

@@ -106,7 +106,9 @@ beforeAll(async () => {
     match: { prefix: /secure }
     upstream: big
     auth: { issuer: unreachable, scopes: [] }
-    risk: high`,
+    risk: high
+    # this test is about something else: the high-risk replay and idempotency checks are off here
+    highRisk: { idempotency: false, replay: false }`,
     }),
   );
 });

@@ -37,6 +37,7 @@ export function route(id: string, limits: Partial<RouteRateLimitConfig> = {}, ri
     maxBodyBytes: 1024,
     rateLimits: { policies: [], quotas: [], cost: 1, ...limits },
     policy: {},
+    highRisk: { jtiOnce: false },
   };
 }
 

@@ -14,6 +14,7 @@ function route(id: string, match: Partial<RouteConfig['match']>): RouteConfig {
     maxBodyBytes: 1024,
     rateLimits: { policies: [], quotas: [], cost: 1 },
     policy: {},
+    highRisk: { jtiOnce: false },
   };
 }
 

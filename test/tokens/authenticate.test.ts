@@ -22,7 +22,7 @@ const ORDERS = 'https://orders.api.test';
 const BILLING = 'https://billing.api.test';
 
 function route(id: string, auth: RouteConfig['auth']): RouteConfig {
-  return { id, match: { methods: [], prefix: `/${id}` }, upstream: 'u', auth, risk: 'low', forwardAuthorization: false, maxBodyBytes: 1024, rateLimits: { policies: [], quotas: [], cost: 1 }, policy: {} };
+  return { id, match: { methods: [], prefix: `/${id}` }, upstream: 'u', auth, risk: 'low', forwardAuthorization: false, maxBodyBytes: 1024, rateLimits: { policies: [], quotas: [], cost: 1 }, policy: {}, highRisk: { jtiOnce: false } };
 }
 
 const ROUTES: Record<string, RouteConfig> = {
