@@ -138,8 +138,18 @@ export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): 
     const fail = (err: unknown): void => {
       const gwErr = toGatewayError(err);
       if (gwErr.code === 'internal_error') ctx.log.error({ err }, 'request failed');
-      sendProblem(ctx.res, gwErr, ctx.requestId, draining);
-      done(gwErr);
+      // Finalizers settle state a retry depends on (an idempotency key freed or marked unknown) before the client
+      // sees the error and can retry; on success the proxy has already answered, so they run at `finish`.
+      const settled = ctx.finalizers.length > 0 ? runFinalizers(ctx, gwErr) : undefined;
+      if (settled === undefined) {
+        sendProblem(ctx.res, gwErr, ctx.requestId, draining);
+        done(gwErr);
+        return;
+      }
+      void settled.then(() => {
+        sendProblem(ctx.res, gwErr, ctx.requestId, draining);
+        done(gwErr);
+      });
     };
     let pending: Promise<void> | undefined;
     try {
@@ -159,13 +169,7 @@ export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): 
     const routeId = ctx.route?.id ?? 'none';
     const reason = err === undefined ? undefined : (err.reason ?? err.code);
     recordRequest(routeId, ctx.route?.upstream, ctx.method, status, seconds, ctx.upstreamMs !== undefined ? ctx.upstreamMs / 1000 : undefined);
-    for (const finalize of ctx.finalizers) {
-      try {
-        finalize(err);
-      } catch (e) {
-        logger.error({ reqId: ctx.requestId, err: e }, 'request finalizer failed');
-      }
-    }
+    if (ctx.finalizers.length > 0) void runFinalizers(ctx, err);
     if (audit.enabled) audit.record('decision', decisionRecord(rt, ctx, err, status, seconds));
     if (rt.config.logging.accessLog) {
       // The root logger with an explicit reqId, not ctx.log: building a pino child per request
@@ -394,6 +398,20 @@ function assertSameListeners(a: GatewayConfig, b: GatewayConfig): void {
   if (!same(a.server.public, b.server.public) || !same(a.server.admin, b.server.admin)) {
     throw new Error('server.public / server.admin changed: listener addresses need a restart');
   }
+}
+
+/** Runs each finalizer once (the list is emptied); failures are logged, never thrown. */
+function runFinalizers(ctx: RequestContext, err: GatewayError | undefined): Promise<void> {
+  const list = ctx.finalizers.splice(0);
+  return Promise.all(
+    list.map(async (finalize) => {
+      try {
+        await finalize(err);
+      } catch (e) {
+        ctx.log.error({ err: e }, 'request finalizer failed');
+      }
+    }),
+  ).then(() => undefined);
 }
 
 /** Request paths longer than this are cut in the audit record (a rejected path can be arbitrarily long). */

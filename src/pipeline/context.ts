@@ -41,8 +41,11 @@ export interface RequestContext {
   forwarded: boolean;
   /** A stage answered the request itself (an idempotent replay): the remaining stages do not run. */
   replayed: boolean;
-  /** Run once when the request is finished, with the error that ended it (if any): e.g. store the response. */
-  finalizers: Array<(err: GatewayError | undefined) => void>;
+  /**
+   * Run once, with the error that ended the request (if any): before an error response is sent, after a proxied
+   * response. E.g. store the response for idempotent retries, or free the key.
+   */
+  finalizers: Array<(err: GatewayError | undefined) => void | Promise<void>>;
   /** Upstream timing and status, set by the forward stage. */
   upstreamStatus: number | undefined;
   upstreamMs: number | undefined;

@@ -225,11 +225,10 @@ export function createHighRiskStage(config: GatewayConfig, deps: HighRiskDeps): 
   };
 
   /** After the exchange: store the outcome for retries, or free the key if the upstream never saw the request. */
-  const settle = (ctx: RequestContext, key: string, lease: string, capture: Capture, err: GatewayError | undefined): void => {
+  const settle = (ctx: RequestContext, key: string, lease: string, capture: Capture, err: GatewayError | undefined): Promise<void> => {
     const free = !ctx.forwarded || (err !== undefined && NEVER_SENT.has(err.reason ?? ''));
     if (free) {
-      deps.idempotency.release(key, lease).catch((e: unknown) => ctx.log.warn({ event: 'idempotency', err: { message: (e as Error).message } }, 'idempotency key not released; it expires as unknown'));
-      return;
+      return deps.idempotency.release(key, lease).catch((e: unknown) => ctx.log.warn({ event: 'idempotency', err: { message: (e as Error).message } }, 'idempotency key not released; it expires as unknown'));
     }
     const res = ctx.res;
     let stored: StoredResponse;
@@ -245,8 +244,9 @@ export function createHighRiskStage(config: GatewayConfig, deps: HighRiskDeps): 
         ? { status: res.statusCode, headers, body: Buffer.alloc(0), outcome: 'too_large', completedAt: now() }
         : { status: res.statusCode, headers, body: capture.chunks.length === 1 ? capture.chunks[0]! : Buffer.concat(capture.chunks), outcome: 'response', completedAt: now() };
     }
-    deps.idempotency.complete(key, lease, stored, { ttlMs, now: now() }).catch((e: unknown) =>
-      ctx.log.error({ event: 'idempotency', err: { message: (e as Error).message } }, 'idempotent response not stored; retries will get an unknown outcome'),
+    return deps.idempotency.complete(key, lease, stored, { ttlMs, now: now() }).then(
+      () => undefined,
+      (e: unknown) => ctx.log.error({ event: 'idempotency', err: { message: (e as Error).message } }, 'idempotent response not stored; retries will get an unknown outcome'),
     );
   };
 

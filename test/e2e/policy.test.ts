@@ -139,6 +139,8 @@ const routes = `  - id: echo
     upstream: app
     auth: { issuer: local }
     risk: low
+    # raised to high by the policy; the high-risk replay/idempotency checks are another test's subject
+    highRisk: { idempotency: false, replay: false }
   - id: lower
     match: { prefix: /lower }
     upstream: app
