@@ -6,6 +6,7 @@
 // Environment: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 50), BENCH_WARMUP (s, default 3),
 // BENCH_ROUNDS (default 1; with more, the ratios printed are medians over rounds).
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
@@ -75,9 +76,20 @@ async function waitReady(url) {
   throw new Error(`not ready: ${url}`);
 }
 
-function load(url, headers) {
+/** autocannon options: a plain GET, or (`post`) a POST whose every request gets its own headers (fresh keys). */
+function cannon(url, headers, duration, post) {
+  const opts = { url, connections: CONNECTIONS, duration, headers };
+  if (post !== undefined) {
+    opts.method = 'POST';
+    opts.body = post.body;
+    opts.requests = [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, ...post.fresh() } }) }];
+  }
+  return opts;
+}
+
+function load(url, headers, post) {
   return new Promise((resolve, reject) => {
-    autocannon({ url, connections: CONNECTIONS, duration: DURATION, headers }, (err, result) => (err ? reject(err) : resolve(result)));
+    autocannon(cannon(url, headers, DURATION, post), (err, result) => (err ? reject(err) : resolve(result)));
   });
 }
 
@@ -91,12 +103,12 @@ function cpuMs(pid) {
   }
 }
 
-async function measure(name, url, pid, headers = {}) {
+async function measure(name, url, pid, headers = {}, post) {
   await new Promise((resolve, reject) =>
-    autocannon({ url, connections: CONNECTIONS, duration: WARMUP, headers }, (err) => (err ? reject(err) : resolve())),
+    autocannon(cannon(url, headers, WARMUP, post), (err) => (err ? reject(err) : resolve())),
   );
   const before = cpuMs(pid);
-  const r = await load(url, headers);
+  const r = await load(url, headers, post);
   const after = cpuMs(pid);
   const bad = r.non2xx + r.errors + r.timeouts;
   const cpuUs = before === undefined || after === undefined ? undefined : ((after - before) * 1000) / r.requests.total;
@@ -198,6 +210,34 @@ ${store === 'redis' ? `  redis: { url: "redis://127.0.0.1:${redisPort}" }\n` : '
   runTests: false
   watch: false
 `);
+    // A high-risk route (idempotency key + nonce + timestamp, state in Redis) next to a low-risk route with the
+    // same POST: every request carries a fresh key and nonce.
+    writeFileSync(join(tmp, 'gateway-highrisk.yaml'), gatewayYaml('').replace('routes:\n', `routes:
+  - id: pay-low
+    match: { methods: [POST], path: "/v1/pay-low/{id}" }
+    upstream: app
+    auth: { issuer: bench, scopes: [bench:read] }
+    risk: low
+  - id: pay-high
+    match: { methods: [POST], path: "/v1/pay-high/{id}" }
+    upstream: app
+    auth: { issuer: bench, scopes: [bench:read] }
+    risk: high
+`) + `highRisk:
+  store: redis
+  redis: { url: "redis://127.0.0.1:${redisPort}" }
+# the bench's one token is minted at the start; the high tier's default 300 s age limit would expire it mid-run
+riskTiers:
+  high: { maxTokenAgeSec: 86400 }
+`);
+    const payment = {
+      body: '{"amount": 120, "currency": "EUR"}',
+      fresh: () => ({
+        'idempotency-key': `"${randomUUID()}"`,
+        'x-tollgate-nonce': randomBytes(16).toString('base64url'),
+        'x-tollgate-timestamp': String(Math.floor(Date.now() / 1000)),
+      }),
+    };
     // One hash-chained record per request, fsync every 100 ms, a signed checkpoint every 100 records.
     writeFileSync(join(tmp, 'gateway-audit.yaml'), gatewayYaml('', `audit:
   file: { dir: ./audit, fsyncIntervalMs: 100 }
@@ -209,7 +249,7 @@ ${store === 'redis' ? `  redis: { url: "redis://127.0.0.1:${redisPort}" }\n` : '
     // Each proxy is started right before its own scenario and stopped after it, so both get the
     // same timeline (start, settle, warm up, measure). A proxy left idle for tens of seconds
     // before its load behaves differently (see the README), and that must not favour either.
-    const tollgate = (name, file) => ({
+    const tollgate = (name, file, path = '/v1/items/42', post = undefined) => ({
       name,
       run: async () => {
         // Logs go to /dev/null: the access log is still produced and serialised, as in production.
@@ -219,10 +259,12 @@ ${store === 'redis' ? `  redis: { url: "redis://127.0.0.1:${redisPort}" }\n` : '
         children.push(gw);
         await waitReady(`http://127.0.0.1:${admin}/readyz`);
         await new Promise((r) => setTimeout(r, SETTLE_MS));
-        const check = await fetch(`http://127.0.0.1:${pub}/v1/items/42`, { headers: { authorization: `Bearer ${token}` } });
+        const check = await fetch(`http://127.0.0.1:${pub}${path}`, post === undefined
+          ? { headers: { authorization: `Bearer ${token}` } }
+          : { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...post.fresh() }, body: post.body });
         if (check.status !== 200) throw new Error(`${name}: smoke request failed: ${check.status}`);
         try {
-          return await measure(name, `http://127.0.0.1:${pub}/v1/items/42`, gw.pid, { authorization: `Bearer ${token}` });
+          return await measure(name, `http://127.0.0.1:${pub}${path}`, gw.pid, { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, post);
         } finally {
           await stop(gw);
         }
@@ -248,6 +290,8 @@ ${store === 'redis' ? `  redis: { url: "redis://127.0.0.1:${redisPort}" }\n` : '
       tollgate('tollgate + limits (redis)', 'gateway-redis.yaml'),
       tollgate('tollgate + audit (file)', 'gateway-audit.yaml'),
       tollgate('tollgate + policy', 'gateway-policy.yaml'),
+      tollgate('low-risk POST', 'gateway-highrisk.yaml', '/v1/pay-low/1', payment),
+      tollgate('high-risk POST (redis)', 'gateway-highrisk.yaml', '/v1/pay-high/1', payment),
     ];
 
     console.log(`tollgate bench: ${ROUNDS} round(s), ${DURATION}s per scenario after ${WARMUP}s warm-up, ${CONNECTIONS} connections, autocannon; ` +
@@ -275,6 +319,7 @@ ${store === 'redis' ? `  redis: { url: "redis://127.0.0.1:${redisPort}" }\n` : '
     console.log(`ratio limits (redis) / no limits:    ${ratio(4, 2).toFixed(3)}   (goal >= 0.75 at 64 connections: under 25% cost)`);
     console.log(`ratio audit (file) / audit off:      ${ratio(5, 2).toFixed(3)}   (goal >= 0.90: under 10% cost)`);
     console.log(`ratio policy / no policy:            ${ratio(6, 2).toFixed(3)}   (goal >= 0.85: at most 15% cost)`);
+    console.log(`ratio high-risk / low-risk POST:     ${ratio(8, 7).toFixed(3)}   (idempotency + nonce on Redis; reported, no goal)`);
     if (rounds.some((results) => results.some((r) => r.bad > 0))) {
       console.log('some scenario had non-2xx responses or errors: figures are not comparable');
       process.exitCode = 1;

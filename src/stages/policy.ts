@@ -17,6 +17,8 @@ import type { IssuerVerifier, VerifiedToken } from '../tokens/types.js';
 
 export const DECISION_ID_HEADER = 'x-tollgate-decision-id';
 
+const encoder = new TextEncoder();
+
 const TIER_RANK: Readonly<Record<RiskTier, number>> = { low: 0, medium: 1, high: 2 };
 
 export interface PolicyStageDeps {
@@ -58,20 +60,32 @@ export function createPolicyStage(config: GatewayConfig, deps: PolicyStageDeps):
   const inputHeaders = policy.headers;
   const approvalsConfig = policy.approvals;
 
-  // The token part of the input only depends on the verified token, which the verifier caches per token: build it
-  // once per token object, not per request.
-  const tokenInputs = new WeakMap<VerifiedToken, Record<string, unknown>>();
-  const tokenInput = (token: VerifiedToken): Record<string, unknown> => {
-    let t = tokenInputs.get(token);
+  // The token and route parts of the input depend only on the (cached, immutable) verified token and the route:
+  // their JSON text is built once per token / route, and each request's input is assembled as text around them
+  // (the SDK takes the input as JSON bytes), instead of serializing the claims again on every request.
+  const tokenJson = new WeakMap<VerifiedToken, string>();
+  const tokenInput = (token: VerifiedToken): string => {
+    let t = tokenJson.get(token);
     if (t === undefined) {
-      t = { client_id: token.clientId, issuer: token.issuer, scopes: [...token.scopes], claims: token.claims };
-      if (token.subject !== undefined) t['subject'] = token.subject;
+      const o: Record<string, unknown> = { client_id: token.clientId, issuer: token.issuer, scopes: [...token.scopes], claims: token.claims };
+      if (token.subject !== undefined) o['subject'] = token.subject;
       const partner = deps.partnerOf(token.clientId, token.claims as Record<string, unknown>);
-      if (partner !== undefined) t['partner'] = partner;
-      tokenInputs.set(token, t);
+      if (partner !== undefined) o['partner'] = partner;
+      t = JSON.stringify(o);
+      tokenJson.set(token, t);
     }
     return t;
   };
+  const routeJson = new WeakMap<object, string>();
+  const routeInput = (route: NonNullable<RequestContext['route']>): string => {
+    let r = routeJson.get(route);
+    if (r === undefined) {
+      r = JSON.stringify({ id: route.id, risk: route.risk, upstream: route.upstream });
+      routeJson.set(route, r);
+    }
+    return r;
+  };
+  const instanceJson = JSON.stringify(deps.instance);
 
   const series = new Map<string, { duration: HistogramSeries; outcomes: Map<string, CounterSeries> }>();
   const count = (route: string, tier: RiskTier, outcome: string, seconds: number | undefined): void => {
@@ -135,13 +149,11 @@ export function createPolicyStage(config: GatewayConfig, deps: PolicyStageDeps):
       request['body_sha256'] = createHash('sha256').update(ctx.body).digest('hex');
       if (body !== undefined) request['body'] = body;
     }
-    const input: Record<string, unknown> = {
-      request,
-      approvals,
-      route: { id: route.id, risk: route.risk, upstream: route.upstream },
-      environment: { time_ns: now() * 1e6, instance: deps.instance },
-    };
-    if (ctx.token !== undefined) input['token'] = tokenInput(ctx.token);
+    const token = ctx.token !== undefined ? `,"token":${tokenInput(ctx.token)}` : '';
+    const input = encoder.encode(
+      `{"request":${JSON.stringify(request)}${token},"approvals":${approvals.length === 0 ? '[]' : JSON.stringify(approvals)},` +
+        `"route":${routeInput(route)},"environment":{"time_ns":${now() * 1e6},"instance":${instanceJson}}}`,
+    ).buffer;
 
     const id = randomUUID();
     ctx.res.setHeader(DECISION_ID_HEADER, id);
