@@ -109,17 +109,21 @@ describe('audit file sink', () => {
     log.close();
   });
 
-  it('fsync every N ms: records of one turn are batched into one write, fsynced by the timer', async () => {
-    const log = openAuditLog(opts({ fsync: { intervalMs: 20 }, checkpointEvery: 0 }));
-    await tick();
+  it('fsync every N ms: records of a few milliseconds are batched into one write, fsynced by the timer', async () => {
+    // fsync timer at 40, 80 ms: the appends and their one write (5 ms later) fall between
+    const log = openAuditLog(opts({ fsync: { intervalMs: 40 }, checkpointEvery: 0 }));
+    await new Promise((r) => setTimeout(r, 10));
     const writes = log.sink.stats.writes;
     const fsyncs = log.sink.stats.fsyncs;
-    for (let i = 0; i < 50; i++) log.chain.append('decision', { requestId: `b${i}` });
-    expect(readFileSync(log.sink.currentFile, 'utf8')).not.toContain('"requestId":"b0"');
+    for (let i = 0; i < 25; i++) log.chain.append('decision', { requestId: `b${i}` });
     await tick();
+    // across event-loop turns, still one batch
+    for (let i = 25; i < 50; i++) log.chain.append('decision', { requestId: `b${i}` });
+    expect(readFileSync(log.sink.currentFile, 'utf8')).not.toContain('"requestId":"b0"');
+    await new Promise((r) => setTimeout(r, 10));
     expect(log.sink.stats.writes).toBe(writes + 1);
     expect(readFileSync(log.sink.currentFile, 'utf8')).toContain('"requestId":"b49"');
-    await new Promise((r) => setTimeout(r, 60));
+    await new Promise((r) => setTimeout(r, 80));
     expect(log.sink.stats.fsyncs).toBeGreaterThan(fsyncs);
     log.close();
     expect(verifyDir().error).toBeUndefined();

@@ -71,7 +71,13 @@ function config(store: 'memory' | 'redis'): string {
     match: { prefix: /read }
     upstream: app
     auth: { issuer: local }
-    risk: low`,
+    risk: low
+  - id: once
+    match: { prefix: /once }
+    upstream: app
+    auth: { issuer: local }
+    risk: low
+    highRisk: { jtiOnce: true }`,
   })}highRisk:
   store: ${store}
 ${store === 'redis' ? `  redis: { url: "${redis.url}", commandTimeoutMs: 300 }\n` : ''}  idempotency: { ttlSeconds: 60, leaseSeconds: 30, maxStoredBodyBytes: 1024 }
@@ -275,6 +281,22 @@ describe('nonce and timestamp', () => {
       if (status !== 201) await new Promise((res) => setTimeout(res, 100));
     }
     expect(status).toBe(201);
+  });
+});
+
+describe('one-time tokens (jtiOnce)', () => {
+  it('a token works once on the route, across instances; a token without jti is refused', async () => {
+    const a = gws[0] ?? (await gateway('redis'));
+    const b = gws[1] ?? (await gateway('redis'));
+    const once = await hs256Token(SECRET, { client_id: 'frank', jti: randomUUID() });
+    expect((await fetch(`${a.url}/once/1`, { headers: { authorization: `Bearer ${once}` } })).status).toBe(201);
+    const again = await fetch(`${b.url}/once/2`, { headers: { authorization: `Bearer ${once}` } });
+    expect(again.status).toBe(409);
+    expect((await again.json()) as Record<string, unknown>).toMatchObject({ code: 'replay_detected' });
+    const noJti = await hs256Token(SECRET, { client_id: 'frank' });
+    expect((await fetch(`${a.url}/once/3`, { headers: { authorization: `Bearer ${noJti}` } })).status).toBe(401);
+    // other routes are not affected
+    expect((await fetch(`${a.url}/read/1`, { headers: { authorization: `Bearer ${once}` } })).status).toBe(201);
   });
 });
 
