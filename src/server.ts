@@ -140,7 +140,7 @@ export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): 
       if (gwErr.code === 'internal_error') ctx.log.error({ err }, 'request failed');
       // Finalizers settle state a retry depends on (an idempotency key freed or marked unknown) before the client
       // sees the error and can retry; on success the proxy has already answered, so they run at `finish`.
-      const settled = ctx.finalizers.length > 0 ? runFinalizers(ctx, gwErr) : undefined;
+      const settled = ctx.finalizers !== undefined ? runFinalizers(ctx, gwErr) : undefined;
       if (settled === undefined) {
         sendProblem(ctx.res, gwErr, ctx.requestId, draining);
         done(gwErr);
@@ -169,7 +169,7 @@ export async function createGateway(initial: GatewayConfig, deps: GatewayDeps): 
     const routeId = ctx.route?.id ?? 'none';
     const reason = err === undefined ? undefined : (err.reason ?? err.code);
     recordRequest(routeId, ctx.route?.upstream, ctx.method, status, seconds, ctx.upstreamMs !== undefined ? ctx.upstreamMs / 1000 : undefined);
-    if (ctx.finalizers.length > 0) void runFinalizers(ctx, err);
+    if (ctx.finalizers !== undefined) void runFinalizers(ctx, err);
     if (audit.enabled) audit.record('decision', decisionRecord(rt, ctx, err, status, seconds));
     if (rt.config.logging.accessLog) {
       // The root logger with an explicit reqId, not ctx.log: building a pino child per request
@@ -402,7 +402,8 @@ function assertSameListeners(a: GatewayConfig, b: GatewayConfig): void {
 
 /** Runs each finalizer once (the list is emptied); failures are logged, never thrown. */
 function runFinalizers(ctx: RequestContext, err: GatewayError | undefined): Promise<void> {
-  const list = ctx.finalizers.splice(0);
+  const list = ctx.finalizers ?? [];
+  ctx.finalizers = undefined;
   return Promise.all(
     list.map(async (finalize) => {
       try {

@@ -45,7 +45,7 @@ export interface RequestContext {
    * Run once, with the error that ended the request (if any): before an error response is sent, after a proxied
    * response. E.g. store the response for idempotent retries, or free the key.
    */
-  finalizers: Array<(err: GatewayError | undefined) => void | Promise<void>>;
+  finalizers: Array<(err: GatewayError | undefined) => void | Promise<void>> | undefined;
   /** Upstream timing and status, set by the forward stage. */
   upstreamStatus: number | undefined;
   upstreamMs: number | undefined;

@@ -28,7 +28,8 @@ export class Context implements RequestContext {
   rateLimit: LimitState | undefined = undefined;
   stage = -1;
   replayed = false;
-  finalizers: RequestContext['finalizers'] = [];
+  // Created by the first stage that needs one: most requests have none, and this is per request.
+  finalizers: RequestContext['finalizers'] = undefined;
   forwarded = false;
   upstreamStatus: number | undefined = undefined;
   upstreamMs: number | undefined = undefined;

@@ -218,7 +218,7 @@ export function createHighRiskStage(config: GatewayConfig, deps: HighRiskDeps): 
         count('idempotency', 'started');
         const lease = begun.lease;
         const capture = captureResponse(ctx.res, idem.maxStoredBodyBytes);
-        ctx.finalizers.push((err) => settle(ctx, storeKey, lease, capture, err));
+        (ctx.finalizers ??= []).push((err) => settle(ctx, storeKey, lease, capture, err));
         return;
       }
     }
