@@ -54,10 +54,8 @@ export {
   AuditStoreConflictError,
   DEFAULT_REDIS_AUDIT_PREFIX,
   hasHashTag,
-  openRedisAuditLog,
   openRedisAuditSink,
   redisAuditKeys,
-  type RedisAuditLogOptions,
   type RedisSinkOptions,
 } from './redis-sink.js';
 export { verifyAuditRedis, type RedisChainSummary, type RedisVerifyOptions, type RedisVerifyResult } from './redis-verify.js';

@@ -3,7 +3,7 @@
  *
  * SECURITY: the record type deliberately has NO field able to hold a bearer token, Authorization header,
  * cookie, client secret or request/response body. Callers pass only the fields of `AuditFields`;
- * `pickAuditFields` copies exactly those (unknown properties are dropped, never written), and `path` is
+ * `buildRecord` copies exactly those (unknown properties are dropped, never written), and `path` is
  * stripped of query-string values by `sanitizePath`.
  *
  * Hash (exact bytes):
@@ -85,18 +85,6 @@ export interface AuditRecord extends AuditFields {
   hash: string;
 }
 
-const STRING_FIELDS = [
-  'requestId',
-  'clientId',
-  'partner',
-  'routeId',
-  'method',
-  'riskTier',
-  'stage',
-  'policyDecisionId',
-  'idempotencyKeyHash',
-] as const;
-
 /** Drops query-string values: "/a?x=1&y=2" → "/a?x&y" (names kept for correlation, values can be secrets). */
 export function sanitizePath(path: string): string {
   const hashless = path.split('#', 1)[0] ?? '';
@@ -110,41 +98,17 @@ export function sanitizePath(path: string): string {
   return names.length > 0 ? `${hashless.slice(0, q)}?${names.join('&')}` : hashless.slice(0, q);
 }
 
-/** Copies only the whitelisted AuditFields (with type checks); anything else the caller passed is dropped. */
+/** Members a record has besides the caller's fields. */
+const HEADER_MEMBERS = ['v', 'seq', 'ts', 'chain', 'kind', 'checkpoint', 'prev', 'hash'] as const;
+
+/**
+ * Copies only the AuditFields members (with type checks; query values removed from `path`); anything else the
+ * caller passed is dropped. Defined by buildRecord, so the filter exists once.
+ */
 export function pickAuditFields(input: AuditFields): AuditFields {
-  const src = input as Record<string, unknown>;
-  const out: AuditFields = {};
-  for (const k of STRING_FIELDS) {
-    const v = src[k];
-    if (typeof v === 'string') out[k] = v;
-  }
-  if (typeof src.path === 'string') out.path = sanitizePath(src.path);
-  if (src.decision === 'allow' || src.decision === 'deny') out.decision = src.decision;
-  for (const k of ['status', 'upstreamStatus'] as const) {
-    const v = src[k];
-    if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
-  }
-  for (const k of ['reasons', 'scopes'] as const) {
-    const v = src[k];
-    if (Array.isArray(v)) out[k] = v.filter((s): s is string => typeof s === 'string');
-  }
-  if (src.durations !== null && typeof src.durations === 'object') {
-    const d: Record<string, number> = {};
-    for (const [k, v] of Object.entries(src.durations as Record<string, unknown>)) {
-      if (typeof v === 'number' && Number.isFinite(v)) d[k] = v;
-    }
-    out.durations = d;
-  }
-  if (src.detail !== null && typeof src.detail === 'object') {
-    const d: AuditDetail = {};
-    for (const [k, v] of Object.entries(src.detail as Record<string, unknown>)) {
-      if (v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) {
-        d[k] = v;
-      }
-    }
-    out.detail = d;
-  }
-  return out;
+  const r = buildRecord({ seq: 0, ts: '', chain: '', kind: 'decision', prev: GENESIS_PREV, fields: input }) as unknown as Record<string, unknown>;
+  for (const k of HEADER_MEMBERS) delete r[k];
+  return r as AuditFields;
 }
 
 /** SHA-256 over ASCII(prev) || JCS(record minus `hash`), lowercase hex. See the module comment. */
@@ -180,7 +144,7 @@ function stringsOf(v: unknown): string[] | undefined {
   return out;
 }
 
-/** `durations` (finite numbers) or `detail` (scalars) with only what pickAuditFields keeps. */
+/** `durations` (finite numbers only) or `detail` (scalars only), everything else dropped. */
 function mapOf(v: unknown, scalars: boolean): Record<string, unknown> | undefined {
   if (v === null || typeof v !== 'object') return undefined;
   const out: Record<string, unknown> = {};
@@ -193,8 +157,8 @@ function mapOf(v: unknown, scalars: boolean): Record<string, unknown> | undefine
 }
 
 /**
- * Builds and hashes a record. Only the members of AuditFields are taken from `fields`, filtered as pickAuditFields
- * does (unknown properties and wrongly typed values dropped, query values removed from `path`).
+ * Builds and hashes a record. Only the members of AuditFields are taken from `fields` (unknown properties and
+ * wrongly typed values dropped, query values removed from `path`).
  *
  * Hot path (one record per request): the members are written in RFC 8785 §3.2.3 order (UTF-16 code units) as
  * they are picked, so the canonical text comes out of one pass with no key sorting and no second serialization.

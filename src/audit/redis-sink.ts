@@ -51,18 +51,10 @@
  * the verifier accepts (like deleted old file segments). Remove the `head` / `checkpoint` fields of chains that
  * are trimmed away completely, or the verifier reports them truncated.
  */
-import { createHash, randomUUID } from 'node:crypto';
-import type { AuditChainOptions } from './chain.js';
-import { startAuditChain, type AuditLog } from './log.js';
+import { randomUUID } from 'node:crypto';
 import { GENESIS_PREV, parseRecord, recordLine, type AuditRecord } from './record.js';
 import { AuditBackpressureError, type AuditSink, type RecoveryInfo } from './sink.js';
-import type { Cluster, Redis } from 'ioredis';
-
-/**
- * Same type as ratelimit/redis.ts's RedisClient (build the client with its createRedisClient), declared here so
- * src/audit stays a self-contained module (test/audit/crash.test.ts compiles it on its own).
- */
-export type RedisClient = Redis | Cluster;
+import { redisScript, runScript, type RedisClient } from '../ratelimit/redis.js';
 
 export const DEFAULT_REDIS_AUDIT_PREFIX = '{tollgate:audit}:';
 
@@ -130,7 +122,7 @@ if start <= n then redis.call('HSET', KEYS[2], chain, ARGV[5 + 3 * n]) end
 if cpIndex >= start and cpIndex > 0 then redis.call('HSET', KEYS[3], chain, ARGV[5 + 3 * cpIndex]) end
 return {'ok', n - start + 1, start - 1}
 `;
-const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
+const APPEND = redisScript(APPEND_SCRIPT);
 
 // The chain's owner lease. KEYS: owner. ARGV: token, lease ms. Take it when free, renew it when ours.
 // Returns 1 (held by us now) or the other owner's token.
@@ -428,15 +420,9 @@ export class AuditRedisSink implements AuditSink {
     return this.buffer.length === 0 && this.conflictErr === undefined;
   }
 
-  private async evalAppend(args: string[]): Promise<unknown> {
+  private evalAppend(args: string[]): Promise<unknown> {
     const { stream, head, checkpoint } = this.keys;
-    try {
-      return await this.client.evalsha(APPEND_SHA, 4, stream, head, checkpoint, this.ownerKey, ...args);
-    } catch (err) {
-      // NOSCRIPT: first call on this server (or it restarted): send the script itself.
-      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      return this.client.eval(APPEND_SCRIPT, 4, stream, head, checkpoint, this.ownerKey, ...args);
-    }
+    return runScript(this.client, APPEND, [stream, head, checkpoint, this.ownerKey], args);
   }
 
   private async storeCheckpointOnly(json: string): Promise<void> {
@@ -557,12 +543,4 @@ async function whenReady(client: RedisClient, timeoutMs: number): Promise<void> 
  */
 export function openRedisAuditSink(opts: RedisSinkOptions): Promise<AuditRedisSink> {
   return AuditRedisSink.open(opts);
-}
-
-export interface RedisAuditLogOptions extends RedisSinkOptions, Omit<AuditChainOptions, 'write' | 'last' | 'onCheckpoint' | 'chainId'> {}
-
-/** Opens the Redis sink and starts (or continues) this instance's chain: see startAuditChain. */
-export async function openRedisAuditLog(opts: RedisAuditLogOptions): Promise<AuditLog<AuditRedisSink>> {
-  const sink = await openRedisAuditSink(opts);
-  return startAuditChain(sink, { ...opts, chainId: sink.chainId });
 }

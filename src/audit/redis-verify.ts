@@ -20,7 +20,8 @@
 import type { KeyObject } from 'node:crypto';
 import { loadJwks } from './keys.js';
 import { parseRecord, type AuditRecord } from './record.js';
-import { DEFAULT_REDIS_AUDIT_PREFIX, redisAuditKeys, type RedisClient } from './redis-sink.js';
+import type { RedisClient } from '../ratelimit/redis.js';
+import { DEFAULT_REDIS_AUDIT_PREFIX, redisAuditKeys } from './redis-sink.js';
 import { checkTrustedCheckpoint, verifyAuditEntries, type AuditEntry, type TamperKind, type VerifyResult } from './verify.js';
 
 export interface RedisVerifyOptions {

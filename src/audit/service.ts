@@ -154,15 +154,6 @@ export async function openAuditTrail(config: AuditConfig, deps: AuditTrailDeps):
   const { sink, release } = await openSink(config, onError);
   if (config.publicKeysFile !== undefined) publishKey(config.publicKeysFile, signer.publicKey);
 
-  const byKind = new Map<string, { inc(): void }>();
-  const counter = (kind: string) => {
-    let c = byKind.get(kind);
-    if (c === undefined) {
-      c = metrics.auditRecords.labels(kind);
-      byKind.set(kind, c);
-    }
-    return c;
-  };
   const chain: AuditLog = startAuditChain(
     sink,
     {
@@ -173,7 +164,7 @@ export async function openAuditTrail(config: AuditConfig, deps: AuditTrailDeps):
     },
     { ...deps.startDetail, kid: signer.kid },
     // Every record the chain writes (checkpoints, recovery and start included) is counted here.
-    (r) => counter(r.kind).inc(),
+    (r) => metrics.auditRecords.series({ kind: r.kind }).inc(),
   );
   let identity = sinkIdentity(config);
   metrics.auditProbe.healthy = () => sink.healthy();

@@ -455,7 +455,7 @@ function checkPolicy(data: Obj, ctx: SemanticContext, add: Add): void {
       else if (approvals !== undefined && name === approvalHeader) add(['policy', 'headers', i], `${name} carries approval tokens; the policy gets them verified, as input.approvals`);
     });
     const identity = isObj(data['identityHeaders']) ? Object.values(data['identityHeaders']).filter(isStr).map((h) => h.toLowerCase()) : [];
-    const identityNames = new Set([...identity, 'x-client-id', 'x-client-scopes', 'x-token-issuer']);
+    const identityNames = new Set([...identity, ...Object.values(IDENTITY_HEADER_DEFAULTS)]);
     strings(policy['obligationHeaders']).forEach((h, i) => {
       const name = h.toLowerCase();
       if (RESERVED_HEADERS.has(name) || CREDENTIAL_HEADERS.has(name) || identityNames.has(name)) {

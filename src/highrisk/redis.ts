@@ -34,8 +34,7 @@
  * the key does not stay blocked (409, then "outcome unknown") for a request that never reached the upstream.
  * Releasing is safe: the lease was never handed out, so nothing was forwarded under it.
  */
-import { createHash } from 'node:crypto';
-import type { RedisClient } from '../ratelimit/redis.js';
+import { redisScript, runScript, type RedisClient, type RedisScript } from '../ratelimit/redis.js';
 import { newLease } from './memory.js';
 import {
   DEFAULT_HIGHRISK_REDIS_PREFIX,
@@ -110,25 +109,13 @@ end
 return 0
 `;
 
-interface Script {
-  src: string;
-  sha: string;
-}
-const script = (src: string): Script => ({ src, sha: createHash('sha1').update(src).digest('hex') });
-const BEGIN = script(BEGIN_SCRIPT);
-const COMPLETE = script(COMPLETE_SCRIPT);
-const RELEASE = script(RELEASE_SCRIPT);
+const BEGIN = redisScript(BEGIN_SCRIPT);
+const COMPLETE = redisScript(COMPLETE_SCRIPT);
+const RELEASE = redisScript(RELEASE_SCRIPT);
 
-/** EVALSHA, and EVAL when the server does not know the script yet (first call, or it restarted). */
-async function run(client: RedisClient, s: Script, key: string, args: Array<string | Buffer>, buffers = false): Promise<unknown> {
-  const call = (cmd: 'evalsha' | 'eval', first: string): Promise<unknown> =>
-    buffers ? client.callBuffer(cmd, first, 1, key, ...args) : client.call(cmd, first, 1, key, ...args);
-  try {
-    return await call('evalsha', s.sha);
-  } catch (err) {
-    if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err;
-    return call('eval', s.src);
-  }
+/** One Lua script call on one key (the shared EVALSHA / EVAL-on-NOSCRIPT runner). */
+function run(client: RedisClient, s: RedisScript, key: string, args: Array<string | Buffer>, buffers = false): Promise<unknown> {
+  return runScript(client, s, [key], args, buffers);
 }
 
 export interface RedisHighRiskOptions {

@@ -25,7 +25,7 @@ export interface GatewayMetrics {
   readonly rateLimitStoreState: Gauge;
   readonly quotaRemaining: Gauge<'quota' | 'partner'>;
   /** Audit records appended, by kind (decision, start, config_reload, checkpoint, …). */
-  readonly auditRecords: Counter<'kind'>;
+  readonly auditRecords: HotCounter;
   /** Failed store operations of the audit sink (a failed batch counts once). */
   readonly auditSinkErrors: Counter;
   /** Records that could not even be buffered (buffer full): the only way an audit record is lost, always counted. */
@@ -46,7 +46,7 @@ export interface GatewayMetrics {
   /** Approval tokens by result (verified, invalid, unbound). */
   readonly policyApprovals: Counter<'result'>;
   /** High-risk checks by check (replay, jti, idempotency) and outcome (ok, started, replayed, in_flight, …). */
-  readonly highRiskChecks: Counter<'check' | 'outcome'>;
+  readonly highRiskChecks: HotCounter;
   /** Read when /metrics is scraped (the audit trail sets these): nothing is updated per request. */
   readonly auditProbe: { healthy: () => boolean; pending: () => number };
 }
@@ -175,18 +175,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): GatewayM
       labelNames: ['result'],
       registers,
     }),
-    highRiskChecks: new Counter({
-      name: 'tollgate_highrisk_checks_total',
-      help: 'High-risk checks by check (replay, jti, idempotency) and outcome (ok, started, replayed, in_flight, mismatch, invalid, timestamp_outside_window, replayed, store_unavailable, unknown, too_large).',
-      labelNames: ['check', 'outcome'],
-      registers,
-    }),
-    auditRecords: new Counter({
-      name: 'tollgate_audit_records_total',
-      help: 'Audit records appended to the chain, by kind.',
-      labelNames: ['kind'],
-      registers,
-    }),
+    highRiskChecks: new HotCounter(
+      'tollgate_highrisk_checks_total',
+      'High-risk checks by check (replay, jti, idempotency) and outcome (ok, started, replayed, in_flight, mismatch, invalid, timestamp_outside_window, replayed, store_unavailable, unknown, too_large).',
+      ['check', 'outcome'],
+      registry,
+    ),
+    auditRecords: new HotCounter('tollgate_audit_records_total', 'Audit records appended to the chain, by kind.', ['kind'], registry),
     auditSinkErrors: new Counter({
       name: 'tollgate_audit_sink_errors_total',
       help: 'Audit sink store operations (write, fsync, rotation, Redis append) that failed; the records stay buffered.',

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/types.js';
 
@@ -132,4 +133,35 @@ export function readyOrTimeout(client: RedisClient, timeoutMs: number): Promise<
     const timer = setTimeout(done, timeoutMs);
     client.on('ready', done);
   });
+}
+
+/** A Lua script with its SHA-1, for EVALSHA. */
+export interface RedisScript {
+  src: string;
+  sha: string;
+}
+
+export function redisScript(src: string): RedisScript {
+  return { src, sha: createHash('sha1').update(src).digest('hex') };
+}
+
+/**
+ * EVALSHA, and EVAL when the server does not know the script yet (first call on it, or it restarted and lost its
+ * script cache). `buffers`: reply as Buffers (binary-safe values).
+ */
+export async function runScript(
+  client: RedisClient,
+  script: RedisScript,
+  keys: readonly string[],
+  args: ReadonlyArray<string | Buffer>,
+  buffers = false,
+): Promise<unknown> {
+  const call = (cmd: 'evalsha' | 'eval', first: string): Promise<unknown> =>
+    buffers ? client.callBuffer(cmd, first, keys.length, ...keys, ...args) : client.call(cmd, first, keys.length, ...keys, ...args);
+  try {
+    return await call('evalsha', script.sha);
+  } catch (err) {
+    if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err;
+    return call('eval', script.src);
+  }
 }

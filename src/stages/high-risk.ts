@@ -103,16 +103,7 @@ export function createHighRiskStage(config: GatewayConfig, deps: HighRiskDeps): 
   const windowSec = replay.windowSeconds + replay.clockSkewSeconds;
   // A nonce is remembered as long as a request carrying it could still be inside the window.
   const nonceTtlMs = windowSec * 2 * 1000;
-  const counters = new Map<string, { inc(): void }>();
-  const count = (check: string, outcome: string): void => {
-    const k = `${check}\u0000${outcome}`;
-    let c = counters.get(k);
-    if (c === undefined) {
-      c = deps.metrics.highRiskChecks.labels(check, outcome);
-      counters.set(k, c);
-    }
-    c.inc();
-  };
+  const count = (check: string, outcome: string): void => deps.metrics.highRiskChecks.series({ check, outcome }).inc();
   const reject = (check: string, outcome: string, err: GatewayError): never => {
     count(check, outcome);
     throw err;
